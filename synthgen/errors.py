@@ -1,0 +1,26 @@
+"""Errors that map to the CLI's exit codes: 2 bad input or spec, 3 gate failed."""
+
+from __future__ import annotations
+
+
+class SynthgenError(Exception):
+    """Base class; `exit_code` is what the CLI returns."""
+
+    exit_code = 1
+
+
+class InputError(SynthgenError):
+    """Bad spec, source file, column or class: the message names the file/key/column at fault."""
+
+    exit_code = 2
+
+
+class GateFailed(SynthgenError):
+    """Validation gates refused the dataset; the evidence went to quarantine."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, reasons: list[str], quarantine: str | None = None):
+        super().__init__(message)
+        self.reasons = reasons
+        self.quarantine = quarantine

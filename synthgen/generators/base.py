@@ -1,0 +1,193 @@
+"""The generator contract (after scikit-learn and SDV).
+
+`__init__` stores arguments; `fit(table)` returns self and leaves learned state in `*_`;
+`sample(n, per_class=..., random_state=...)` returns a labeled container in the original form
+and never changes the estimator; `save(dir)` / `load(dir)` use a torch state_dict (loaded with
+weights_only=True) plus JSON. The base class owns validation and bookkeeping; subclasses write
+`_fit`, `_sample_class`, `_state` / `_restore`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import polars as pl
+
+from synthgen.data import LabeledTable
+from synthgen.errors import InputError, SynthgenError
+from synthgen.registry import Registry
+
+GENERATORS: Registry = Registry("generator")
+
+
+class GenerationError(SynthgenError):
+    """A class could not be reached within the bounded condition-and-filter loop."""
+
+    exit_code = 3
+
+
+def resolve_class_counts(
+    train_counts: dict[str, int],
+    *,
+    rows: int | None,
+    per_class: dict[str, int] | None = None,
+    balance: bool = False,
+) -> dict[str, int]:
+    """Exact rows per class. Unlisted classes share what is left in proportion to the training data
+    (largest remainder, so the total is exact)."""
+    classes = list(train_counts)
+    per_class = dict(per_class or {})
+    unknown = sorted(set(per_class) - set(classes))
+    if unknown:
+        raise InputError(
+            f"sample.per_class: classes {unknown} do not exist in the label (classes: {classes})"
+        )
+    if rows is None:
+        rows = sum(per_class.values()) if per_class else sum(train_counts.values())
+    fixed = sum(per_class.values())
+    if per_class and fixed > rows:
+        raise InputError(f"sample.per_class asks for {fixed} rows but sample.rows is {rows}")
+    rest = [c for c in classes if c not in per_class]
+    left = rows - fixed if rest else 0
+    if per_class and not rest and fixed != rows:
+        raise InputError(f"sample.per_class totals {fixed} rows but sample.rows is {rows}")
+    weights = np.array([1.0 if balance else train_counts[c] for c in rest], dtype=float)
+    counts = dict(per_class)
+    if rest:
+        raw = left * weights / weights.sum()
+        base = np.floor(raw).astype(int)
+        order = np.argsort(-(raw - base), kind="stable")
+        base[order[: left - base.sum()]] += 1
+        counts.update({c: int(k) for c, k in zip(rest, base)})
+    return {c: counts.get(c, 0) for c in classes}
+
+
+class TabularGenerator:
+    """Base of tabular generators: schema bookkeeping, exact per-class counts, save/load."""
+
+    name: ClassVar[str]
+    modality: ClassVar[str] = "tabular"
+
+    def __init__(self, **params: Any):
+        self.params = params
+
+    # -- public contract -------------------------------------------------------------------
+    def fit(self, table: LabeledTable) -> "TabularGenerator":
+        start = time.perf_counter()
+        self.label_ = table.label
+        self.kinds_ = dict(table.kinds)
+        self.schema_ = table.frame.head(0)
+        self.class_counts_ = table.class_counts()
+        self.classes_ = list(self.class_counts_)
+        self.timings_: dict[str, float] = {}
+        self._fit(table)
+        self.timings_["fit_s"] = time.perf_counter() - start
+        self.n_train_rows_ = len(table)
+        return self
+
+    def sample(
+        self,
+        n: int | None = None,
+        *,
+        per_class: dict[str, int] | None = None,
+        balance: bool = False,
+        random_state: int = 0,
+        max_rounds: int = 200,
+    ) -> LabeledTable:
+        """Exact counts per class; acceptance rates per class end up in `table.meta`."""
+        self._check_fitted()
+        counts = resolve_class_counts(self.class_counts_, rows=n, per_class=per_class, balance=balance)
+        start = time.perf_counter()
+        parts, acceptance = [], {}
+        for index, cls in enumerate(self.classes_):
+            if counts[cls] == 0:
+                continue
+            part, rate = self._sample_class(cls, counts[cls], random_state=random_state + 7919 * index,
+                                            max_rounds=max_rounds)
+            parts.append(part)
+            acceptance[cls] = rate
+        frame = pl.concat(parts) if parts else self.schema_.clone()
+        rng = np.random.default_rng(random_state)
+        frame = frame[rng.permutation(frame.height).tolist()] if frame.height else frame
+        frame = frame.select(self.schema_.columns).cast(dict(self.schema_.schema))
+        seconds = time.perf_counter() - start
+        meta = {"acceptance": acceptance, "counts": counts, "sample_s": seconds,
+                "rows_per_s": frame.height / seconds if seconds > 0 else None}
+        return LabeledTable(frame=frame, label=self.label_, kinds=dict(self.kinds_), origin="synthetic",
+                            meta=meta)
+
+    def save(self, directory: str | Path) -> Path:
+        self._check_fitted()
+        import torch
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state, weights = self._state()
+        meta = {
+            "generator": self.name,
+            "params": self.params,
+            "label": self.label_,
+            "kinds": self.kinds_,
+            "class_counts": self.class_counts_,
+            "timings": self.timings_,
+            "n_train_rows": self.n_train_rows_,
+            "state": state,
+        }
+        (directory / "generator.json").write_text(json.dumps(meta, indent=2, default=_json_default))
+        self.schema_.write_ipc(directory / "schema.arrow")
+        torch.save(weights, directory / "weights.pt")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "TabularGenerator":
+        import torch
+
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / "generator.json").read_text())
+            weights = torch.load(directory / "weights.pt", weights_only=True, map_location="cpu")
+        except FileNotFoundError as exc:
+            raise InputError(f"{directory}: not a saved synthgen generator ({exc.filename} missing)") from None
+        klass = GENERATORS.get(meta["generator"]) if cls is TabularGenerator else cls
+        self = klass(**meta["params"])
+        self.label_ = meta["label"]
+        self.kinds_ = meta["kinds"]
+        self.class_counts_ = meta["class_counts"]
+        self.classes_ = list(self.class_counts_)
+        self.timings_ = meta["timings"]
+        self.n_train_rows_ = meta["n_train_rows"]
+        self.schema_ = pl.read_ipc(directory / "schema.arrow")
+        self._restore(meta["state"], weights)
+        return self
+
+    # -- for subclasses ------------------------------------------------------------------
+    def _fit(self, table: LabeledTable) -> None:
+        raise NotImplementedError
+
+    def _sample_class(self, cls: str, k: int, *, random_state: int, max_rounds: int) -> tuple[pl.DataFrame, float]:
+        raise NotImplementedError
+
+    def _state(self) -> tuple[dict, dict]:
+        """(JSON-serialisable state, dict of tensors)."""
+        raise NotImplementedError
+
+    def _restore(self, state: dict, weights: dict) -> None:
+        raise NotImplementedError
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "classes_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() first")
+
+
+def _json_default(value: Any):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,284 @@
+"""Dataset specs: the one place that knows the YAML shape.
+
+A spec is one YAML file per dataset (see schemas/). It is validated by the pydantic models below;
+unknown keys and wrong types are errors that name the key and the file. `--set a.b=value`
+overrides any value before validation, so overrides are validated exactly like the file.
+The JSON Schema in schemas/spec.schema.json is generated from these models (`synthgen schema`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from synthgen.errors import InputError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class SourceSpec(_Strict):
+    """Where the real data comes from: a CSV/Parquet file or a table that ships inside a package."""
+
+    path: str | None = Field(
+        None, description="CSV or Parquet file; a relative path is resolved against the spec file's folder."
+    )
+    builtin: str | None = Field(None, description="Name of a built-in real table (see `synthgen builtins`).")
+    format: Literal["csv", "parquet"] | None = Field(None, description="Defaults to the file suffix.")
+    separator: str = Field(",", description="CSV field separator.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "SourceSpec":
+        if (self.path is None) == (self.builtin is None):
+            raise ValueError("give exactly one of source.path or source.builtin")
+        return self
+
+
+ColumnType = Literal["numeric", "categorical", "datetime", "drop"]
+
+
+class ColumnSpec(_Strict):
+    type: ColumnType = Field(description="Override the inferred type; `drop` removes the column.")
+
+
+class SplitSpec(_Strict):
+    """The holdout is never seen by the generator; every fidelity and privacy metric uses it."""
+
+    holdout: float = Field(0.2, gt=0.0, lt=1.0, description="Share of real rows held out.")
+    random_state: int = 0
+    stratify: bool = Field(True, description="Keep class shares equal in train and holdout.")
+
+
+class CTGANModelSpec(_Strict):
+    """CTGAN (ctgan package) behind synthgen's generator contract."""
+
+    name: Literal["ctgan"] = "ctgan"
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(500, ge=2, description="Must be even and a multiple of pac.")
+    embedding_dim: int = Field(128, ge=1)
+    generator_dim: list[int] = Field(default_factory=lambda: [256, 256])
+    discriminator_dim: list[int] = Field(default_factory=lambda: [256, 256])
+    generator_lr: float = Field(2e-4, gt=0)
+    discriminator_lr: float = Field(2e-4, gt=0)
+    discriminator_steps: int = Field(1, ge=1)
+    pac: int = Field(10, ge=1)
+    log_frequency: bool = True
+    gmm_fit_rows: int | None = Field(
+        5000,
+        ge=100,
+        description="Fit each column's mode-specific normaliser (Bayesian GMM) on at most this many "
+        "rows; null = all rows (ctgan's own behaviour, 5-10x slower on large tables).",
+    )
+    random_state: int = 0
+    threads: int = Field(1, ge=1, description="torch threads for training (cores / concurrent jobs).")
+    device: Literal["auto", "cpu", "cuda"] = "cpu"
+
+    @model_validator(mode="after")
+    def _batch(self) -> "CTGANModelSpec":
+        if self.batch_size % 2 or self.batch_size % self.pac:
+            raise ValueError(f"batch_size={self.batch_size} must be even and a multiple of pac={self.pac}")
+        return self
+
+
+class SampleSpec(_Strict):
+    """How many labeled rows to emit. Counts per class are exact (condition, then filter)."""
+
+    rows: int | None = Field(
+        None, ge=1, description="Total rows; default = size of the training split."
+    )
+    per_class: dict[str, int] | None = Field(
+        None, description="Exact rows per class (class value as text); other classes share `rows`."
+    )
+    balance: bool = Field(False, description="Split `rows` evenly over the classes.")
+    max_rounds: int = Field(
+        200, ge=1, description="Bound of the condition-and-filter loop: batches tried per class."
+    )
+    random_state: int = 0
+
+    @model_validator(mode="after")
+    def _counts(self) -> "SampleSpec":
+        if self.per_class is not None:
+            bad = {k: v for k, v in self.per_class.items() if v < 0}
+            if bad:
+                raise ValueError(f"per_class counts must be >= 0, got {bad}")
+        if self.balance and self.per_class:
+            raise ValueError("use either balance or per_class, not both")
+        return self
+
+
+class TabularGates(_Strict):
+    """Gate thresholds by metric name (null disables a gate). Directions come from the metrics."""
+
+    gx_success_rate: float | None = Field(0.8, description="min share of GX expectations met")
+    quality_score: float | None = Field(0.75, description="min mean of column shapes and pair trends")
+    detection_auc: float | None = Field(0.95, description="max AUROC of a real-vs-synthetic classifier")
+    tstr_signal_ratio: float | None = Field(
+        0.5, description="min (TSTR AUROC - 0.5) / (TRTR AUROC - 0.5) on the holdout"
+    )
+    augmentation_uplift: float | None = Field(
+        None, description="min change in holdout AUROC from adding synthetic rows to the real ones"
+    )
+    exact_copy_excess: float | None = Field(
+        0.02, description="max share of synthetic rows equal to a train row, minus the holdout's rate"
+    )
+    dcr_share: float | None = Field(0.6, description="max P(d(syn, train) < d(syn, holdout))")
+    close_to_train_share: float | None = Field(
+        0.1, description="max share of synthetic rows closer to train than the holdout's 5th percentile"
+    )
+    mia_auroc: float | None = Field(0.6, description="max AUROC of the membership-inference ensemble")
+    rare_value_excess: float | None = Field(
+        0.1, description="max per-column share of train-only minus holdout-only rare values reproduced"
+    )
+
+
+class ValidationSpec(_Strict):
+    max_rows: int = Field(
+        20000, ge=100, description="Privacy and detection metrics use at most this many rows per side."
+    )
+    near_unique_ratio: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="A categorical column with more distinct values than this share of rows is refused.",
+    )
+    max_categories: int = Field(
+        500, ge=2, description="A categorical column with more categories than this is refused."
+    )
+
+
+class OutputSpec(_Strict):
+    dir: str = Field("reports/datasets", description="Datasets land in DIR/<name>/<version>/.")
+    version: str | None = Field(None, description="Default: UTC time stamp of the run.")
+
+
+class ScheduleSpec(_Strict):
+    cron: str = Field(description="Cron expression for `synthgen deploy`.")
+    timezone: str = "UTC"
+
+
+class TabularSpec(_Strict):
+    modality: Literal["tabular"]
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
+    description: str = ""
+    source: SourceSpec
+    label: str
+    columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    model: CTGANModelSpec = Field(default_factory=CTGANModelSpec)
+    sample: SampleSpec = Field(default_factory=SampleSpec)
+    gates: TabularGates = Field(default_factory=TabularGates)
+    validation: ValidationSpec = Field(default_factory=ValidationSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    schedule: ScheduleSpec | None = None
+
+
+SPEC_MODELS: dict[str, type[_Strict]] = {"tabular": TabularSpec}
+MODALITIES = ("tabular", "image")
+
+
+class LoadedSpec(BaseModel):
+    """A validated spec with where it came from."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    spec: TabularSpec
+    path: Path
+    overrides: list[str] = Field(default_factory=list)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def spec_hash(self) -> str:
+        canonical = json.dumps(self.spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`model.epochs=5` -> (["model", "epochs"], 5); the value is read as YAML."""
+    if "=" not in text:
+        raise InputError(f"--set {text!r}: expected KEY=VALUE, e.g. model.epochs=5")
+    key, raw = text.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise InputError(f"--set {text!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise InputError(f"--set {text!r}: value is not valid YAML: {exc}") from exc
+    return parts, value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str], *, origin: str) -> dict[str, Any]:
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = raw
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                where = ".".join(parts[: depth + 1])
+                raise InputError(f"{origin}: --set {text!r}: `{where}` is not a mapping")
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+def _format_errors(exc: ValidationError, origin: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        got = err.get("input")
+        shown = "" if err["type"] in ("extra_forbidden", "missing") or isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"  {loc}: {msg}{shown}")
+    return f"{origin}: invalid spec\n" + "\n".join(lines)
+
+
+def validate_spec(raw: Any, *, origin: str) -> TabularSpec:
+    if not isinstance(raw, dict):
+        raise InputError(f"{origin}: a spec must be a YAML mapping, got {type(raw).__name__}")
+    modality = raw.get("modality")
+    if modality not in MODALITIES:
+        raise InputError(f"{origin}: modality: must be one of {', '.join(MODALITIES)} (got {modality!r})")
+    model = SPEC_MODELS.get(modality)
+    if model is None:
+        raise InputError(f"{origin}: modality: {modality!r} is not supported by this version of synthgen yet")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(_format_errors(exc, origin)) from None
+
+
+def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoadedSpec:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: spec file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {exc}") from None
+    if isinstance(raw, dict):
+        raw = apply_overrides(raw, list(overrides), origin=str(path))
+    spec = validate_spec(raw, origin=str(path))
+    return LoadedSpec(spec=spec, path=path.resolve(), overrides=list(overrides))
+
+
+def json_schema() -> dict[str, Any]:
+    schema = TabularSpec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "synthgen dataset spec"
+    return schema
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
