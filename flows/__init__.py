@@ -1,0 +1,1 @@
+"""Prefect flows and deployments only; every task is one call into the synthgen library."""

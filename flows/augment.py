@@ -1,0 +1,103 @@
+"""augment_dataset_flow: spec -> trained generator -> labeled synthetic table -> gates -> publish.
+
+Thin on purpose: each task is one call into synthgen.pipeline and passes the run folder (a path),
+never data or models. Tasks that read or write files retry on transient errors, not on bad input.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from synthgen import pipeline
+from synthgen.errors import SynthgenError
+
+
+def _transient(task_, task_run, state) -> bool:
+    """Retry I/O hiccups, never a bad spec/input or a gate refusal."""
+    try:
+        state.result()
+    except SynthgenError:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+IO = dict(retries=2, retry_delay_seconds=2, retry_condition_fn=_transient)
+TASK = dict(cache_policy=NO_CACHE, persist_result=False)
+
+
+@task(name="load-data", **TASK, **IO)
+def load_data(run: Path) -> dict:
+    return pipeline.load_data(run)
+
+
+@task(name="train-generator", **TASK)
+def train_generator(run: Path) -> Path:
+    return pipeline.train_generator(run)
+
+
+@task(name="generate", **TASK)
+def generate(run: Path) -> Path:
+    return pipeline.generate(run)
+
+
+@task(name="validate", **TASK)
+def validate(run: Path) -> dict:
+    return pipeline.validate(run)
+
+
+@task(name="write-report", **TASK, **IO)
+def write_report(run: Path) -> Path:
+    return pipeline.write_report(run)
+
+
+@task(name="publish", **TASK, **IO)
+def publish(run: Path) -> Path:
+    return pipeline.finish(run)
+
+
+def _artifacts(run: Path) -> None:
+    card = json.loads((run / "dataset" / "card.json").read_text())
+    key = card["dataset"].replace("_", "-")
+    checks = card["verdict"]["checks"]
+    create_table_artifact(
+        key=f"{key}-metrics",
+        table=[{"metric": c["metric"], "kind": c["kind"], "value": c["value"], "threshold": c["threshold"],
+                "passed": c["passed"]} for c in checks],
+        description=f"Gate results for {card['dataset']} {card['version']}",
+    )
+    status = "published" if card["verdict"]["passed"] else "REFUSED (quarantined)"
+    reasons = "".join(f"\n- {r}" for r in card["verdict"]["reasons"])
+    create_markdown_artifact(
+        key=f"{key}-summary",
+        markdown=f"# {card['dataset']} {card['version']}: {status}\n\n{card['rows']} synthetic rows, "
+        f"label `{card['label']}`, spec hash `{card['spec_hash'][:16]}`.{reasons}",
+    )
+
+
+@flow(name="augment-dataset", log_prints=True)
+def augment_dataset_flow(spec_path: str, overrides: list[str] | None = None, out: str | None = None,
+                         progress: bool = False) -> str:
+    run = pipeline.start_run(spec_path, overrides or [], out, progress=progress)
+    try:
+        load_data(run)
+        train_generator(run)
+        generate(run)
+        validate(run)
+        write_report(run)
+        _artifacts(run)
+    except BaseException:
+        from synthgen.publish import discard
+
+        discard(run)
+        raise
+    final = publish(run)
+    create_link_artifact(key=f"{Path(final).parent.name.replace('_', '-')}-dataset",
+                         link=Path(final).resolve().as_uri(), link_text=str(final))
+    return str(final)

@@ -1,0 +1,131 @@
+"""`synthgen` command line. Exit codes: 0 published, 3 gate failed, 2 bad input or spec.
+
+Only the standard library is imported at start-up; each command imports what it needs, so
+`synthgen --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _env_defaults() -> None:
+    """Settings synthgen needs for itself (see field notes): no telemetry, patient ephemeral server."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="synthgen",
+        description="Train a conditional GAN on a real dataset, emit a labeled synthetic dataset, and "
+        "publish it only if quality and privacy gates pass.",
+        epilog="Exit codes: 0 published, 2 bad input or spec, 3 gate failed (nothing published).",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the augmentation flow for one or more specs")
+    run.add_argument("specs", nargs="+", type=Path, metavar="SPEC", help="dataset spec YAML file(s)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a spec value, e.g. --set model.epochs=5 (repeatable)")
+    run.add_argument("--out", type=Path, default=None, help="output folder (default: the spec's output.dir)")
+    run.add_argument("--no-prefect", action="store_true",
+                     help="call the library directly instead of running the Prefect flow")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    check = sub.add_parser("check", help="validate spec files (and --set overrides) without running")
+    check.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
+    check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+    deploy = sub.add_parser("deploy", help="register a Prefect deployment with the spec's cron schedule")
+    deploy.add_argument("spec", type=Path, metavar="SPEC")
+    deploy.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    deploy.add_argument("--out", type=Path, default=None)
+
+    schema = sub.add_parser("schema", help="print (or --write) the JSON Schema of dataset specs")
+    schema.add_argument("--write", type=Path, default=None, metavar="FILE")
+
+    sub.add_parser("builtins", help="list the built-in real datasets")
+    return p
+
+
+def _run(args) -> int:
+    code = 0
+    for spec in args.specs:
+        if args.no_prefect:
+            from synthgen.pipeline import run_pipeline
+
+            final = run_pipeline(spec, args.overrides, args.out, progress=not args.quiet)
+        else:
+            from flows.augment import augment_dataset_flow
+
+            final = augment_dataset_flow(str(spec), list(args.overrides),
+                                         str(args.out) if args.out else None, progress=not args.quiet)
+        print(f"published {final}")
+    return code
+
+
+def _check(args) -> int:
+    from synthgen.spec import load_spec
+
+    for spec in args.specs:
+        loaded = load_spec(spec, args.overrides)
+        print(f"{spec}: ok ({loaded.spec.modality}, {loaded.spec.name}, hash {loaded.spec_hash[:12]})")
+    return 0
+
+
+def _deploy(args) -> int:
+    from flows.deploy import deploy_spec
+
+    deployment_id = deploy_spec(args.spec, args.overrides, args.out)
+    print(f"deployment {deployment_id} registered for {args.spec}")
+    return 0
+
+
+def _schema(args) -> int:
+    from synthgen.spec import json_schema_text
+
+    text = json_schema_text()
+    if args.write:
+        args.write.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _builtins(args) -> int:
+    from synthgen.sources.builtin import BUILTIN_TABLES
+
+    for t in BUILTIN_TABLES.values():
+        print(f"{t.name:15} label={t.label:10} {t.description}")
+    return 0
+
+
+COMMANDS = {"run": _run, "check": _check, "deploy": _deploy, "schema": _schema, "builtins": _builtins}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _env_defaults()
+    from synthgen.errors import SynthgenError
+
+    try:
+        return COMMANDS[args.command](args)
+    except SynthgenError as exc:
+        kind = {2: "bad input", 3: "refused"}.get(exc.exit_code, "error")
+        print(f"synthgen: {kind}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("synthgen: interrupted; nothing was published", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
