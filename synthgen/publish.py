@@ -68,7 +68,7 @@ def publish(run: Path, out_dir: Path, name: str, version: str) -> Path:
     tmp = final.parent / f".LATEST.{uuid.uuid4().hex[:8]}"
     tmp.write_text(version + "\n")
     os.replace(tmp, pointer)
-    shutil.rmtree(run, ignore_errors=True)
+    discard(run)
     return final
 
 
@@ -77,10 +77,18 @@ def quarantine(run: Path, out_dir: Path, name: str, version: str, reasons: list[
     final = out_dir / QUARANTINE / name / version
     final.parent.mkdir(parents=True, exist_ok=True)
     os.rename(run / "dataset", final)
-    shutil.rmtree(run, ignore_errors=True)
+    discard(run)
     return final
 
 
 def discard(run: Path) -> None:
     """A run that failed before its verdict leaves nothing behind."""
     shutil.rmtree(run, ignore_errors=True)
+    _drop_empty(run.parent)
+
+
+def _drop_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()  # only succeeds when no other run is staging
+    except OSError:
+        pass

@@ -10,13 +10,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synthgen.errors import InputError
+
+
+class _YAML12Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. YAML 1.1 reads a class called `Yes` or `No` as a bool."""
+
+
+_YAML12Loader.yaml_implicit_resolvers = {
+    key: [r for r in resolvers if r[0] != "tag:yaml.org,2002:bool"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_YAML12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def read_yaml(text: str):
+    return yaml.load(text, Loader=_YAML12Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 class _Strict(BaseModel):
@@ -100,6 +118,12 @@ class SampleSpec(_Strict):
         200, ge=1, description="Bound of the condition-and-filter loop: batches tried per class."
     )
     random_state: int = 0
+
+    @field_validator("per_class", mode="before")
+    @classmethod
+    def _class_names_as_text(cls, value):
+        # class values are matched as text: `0: 100` in YAML means the class "0"
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
 
     @model_validator(mode="after")
     def _counts(self) -> "SampleSpec":
@@ -209,7 +233,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not parts:
         raise InputError(f"--set {text!r}: empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = read_yaml(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
         raise InputError(f"--set {text!r}: value is not valid YAML: {exc}") from exc
     return parts, value
@@ -264,7 +288,7 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
     if not path.is_file():
         raise InputError(f"{path}: spec file not found")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = read_yaml(path.read_text())
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML: {exc}") from None
     if isinstance(raw, dict):

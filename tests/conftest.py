@@ -1,0 +1,84 @@
+"""Shared fixtures: tiny but real configurations on real built-in data."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports prefect/GX/albumentations: no telemetry, patient ephemeral server.
+from synthgen.cli import _env_defaults
+
+_env_defaults()
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+import pytest  # noqa: E402
+
+from synthgen.data import LabeledTable, prepare_table, split_table  # noqa: E402
+from synthgen.sources.builtin import BUILTIN_TABLES  # noqa: E402
+
+TINY_CTGAN = dict(epochs=2, batch_size=100, embedding_dim=16, generator_dim=[32, 32],
+                  discriminator_dim=[32, 32], random_state=0, threads=1)
+
+
+def builtin_split(name: str, *, holdout: float = 0.2) -> tuple[LabeledTable, LabeledTable]:
+    table = BUILTIN_TABLES[name]
+    prepared = prepare_table(table.load(), label=table.label, overrides={}, origin=name)
+    return split_table(prepared, holdout=holdout, random_state=0)
+
+
+@pytest.fixture(scope="session")
+def arrests_split():
+    return builtin_split("arrests")
+
+
+@pytest.fixture(scope="session")
+def cancer_split():
+    return builtin_split("breast_cancer", holdout=0.3)
+
+
+@pytest.fixture(scope="session")
+def tiny_ctgan(arrests_split):
+    from synthgen.generators import GENERATORS
+
+    train, _ = arrests_split
+    return GENERATORS.get("ctgan")(**TINY_CTGAN).fit(train)
+
+
+def shuffled_columns(table: LabeledTable, seed: int = 0) -> LabeledTable:
+    """Each column permuted independently: perfect marginals, no relations."""
+    rng = np.random.default_rng(seed)
+    frame = pl.DataFrame({c: table.frame.get_column(c).to_numpy()[rng.permutation(len(table))]
+                          for c in table.columns}).cast(dict(table.frame.schema))
+    return table.with_frame(frame)
+
+
+def resampled(table: LabeledTable, n: int, seed: int = 0) -> LabeledTable:
+    return table.with_frame(table.frame.sample(n, with_replacement=True, seed=seed))
+
+
+@pytest.fixture()
+def spec_file(tmp_path):
+    """Write a spec YAML (dict) to a temp file and return its path."""
+    import yaml
+
+    def write(data: dict, name: str = "spec.yaml"):
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(data))
+        return path
+
+    return write
+
+
+def tiny_spec(**extra) -> dict:
+    spec = {
+        "modality": "tabular", "name": "arrests_tiny", "source": {"builtin": "arrests"},
+        "label": "released",
+        "model": {"name": "ctgan", **TINY_CTGAN},
+        "sample": {"rows": 600},
+        "gates": {"tstr_signal_ratio": None, "detection_auc": None, "quality_score": 0.5,
+                  "gx_success_rate": 0.5},
+    }
+    for key, value in extra.items():
+        spec[key] = value
+    return spec

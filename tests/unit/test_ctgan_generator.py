@@ -1,0 +1,109 @@
+"""The CTGAN generator honours synthgen's generator contract on real data (tiny config)."""
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from synthgen.data import prepare_table
+from synthgen.errors import InputError
+from synthgen.generators import GENERATORS, GenerationError, TabularGenerator, resolve_class_counts
+from tests.conftest import TINY_CTGAN
+
+
+def test_exact_counts_per_class_and_acceptance(tiny_ctgan):
+    out = tiny_ctgan.sample(per_class={"Yes": 120, "No": 80}, random_state=3)
+    assert out.class_counts() == {"Yes": 120, "No": 80}
+    assert set(out.meta["acceptance"]) == {"Yes", "No"}
+    assert all(0 < rate <= 1 for rate in out.meta["acceptance"].values())
+    balanced = tiny_ctgan.sample(301, balance=True, random_state=3)
+    assert sorted(balanced.class_counts().values()) == [150, 151]
+
+
+def test_output_has_the_training_schema(tiny_ctgan, arrests_split):
+    train, _ = arrests_split
+    out = tiny_ctgan.sample(200, random_state=0)
+    assert out.frame.schema == train.frame.schema
+    assert set(out.frame.get_column("colour").unique()) <= set(train.frame.get_column("colour").unique())
+    age = out.frame.get_column("age")
+    assert age.min() >= train.frame.get_column("age").min() and age.max() <= train.frame.get_column("age").max()
+
+
+def test_same_seed_same_rows_other_seed_other_rows(tiny_ctgan):
+    a = tiny_ctgan.sample(300, random_state=5)
+    b = tiny_ctgan.sample(300, random_state=5)
+    c = tiny_ctgan.sample(300, random_state=6)
+    assert a.frame.equals(b.frame)
+    assert not a.frame.equals(c.frame)
+
+
+def test_fit_is_reproducible(arrests_split):
+    train, _ = arrests_split
+    small = train.with_frame(train.frame.head(600))
+    one = GENERATORS.get("ctgan")(**TINY_CTGAN).fit(small)
+    two = GENERATORS.get("ctgan")(**TINY_CTGAN).fit(small)
+    for (k, v), (_, w) in zip(one.net_.state_dict().items(), two.net_.state_dict().items()):
+        assert torch.equal(v, w), k
+
+
+def test_sampling_leaves_weights_unchanged(tiny_ctgan):
+    before = {k: v.clone() for k, v in tiny_ctgan.net_.state_dict().items()}
+    tiny_ctgan.sample(500, random_state=0)
+    after = tiny_ctgan.net_.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_save_load_round_trip_without_pickle(tiny_ctgan, tmp_path):
+    tiny_ctgan.save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["generator.json", "schema.arrow", "weights.pt"]
+    torch.load(tmp_path / "m" / "weights.pt", weights_only=True)  # plain tensors only
+    loaded = TabularGenerator.load(tmp_path / "m")
+    assert type(loaded).__name__ == "CTGANGenerator"
+    assert loaded.sample(250, random_state=9).frame.equals(tiny_ctgan.sample(250, random_state=9).frame)
+
+
+def test_load_refuses_a_folder_without_a_model(tmp_path):
+    with pytest.raises(InputError, match="not a saved synthgen generator"):
+        TabularGenerator.load(tmp_path)
+
+
+def test_unreachable_class_fails_naming_it(tiny_ctgan):
+    with pytest.raises(GenerationError, match=r"class 'No'.*max_rounds"):
+        tiny_ctgan.sample(per_class={"No": 100_000}, max_rounds=2)
+
+
+def test_unknown_class_in_request(tiny_ctgan):
+    with pytest.raises(InputError, match=r"classes \['Maybe'\] do not exist"):
+        tiny_ctgan.sample(per_class={"Maybe": 3})
+
+
+def test_class_counts_resolution():
+    train = {"a": 60, "b": 30, "c": 10}
+    assert resolve_class_counts(train, rows=10) == {"a": 6, "b": 3, "c": 1}
+    assert resolve_class_counts(train, rows=11, balance=True) == {"a": 4, "b": 4, "c": 3}
+    assert resolve_class_counts(train, rows=20, per_class={"c": 10}) == {"a": 7, "b": 3, "c": 10}
+    assert resolve_class_counts(train, rows=None, per_class={"c": 5}) == {"a": 0, "b": 0, "c": 5}
+    assert sum(resolve_class_counts(train, rows=None).values()) == 100
+    with pytest.raises(InputError):
+        resolve_class_counts(train, rows=5, per_class={"c": 10})
+
+
+def test_nulls_and_datetimes_round_trip():
+    rng = np.random.default_rng(0)
+    n = 300
+    start = datetime(2021, 1, 1)
+    frame = pl.DataFrame({
+        "x": [None if i % 10 == 0 else float(v) for i, v in enumerate(rng.normal(50, 10, n))],
+        "cat": [None if i % 7 == 0 else ["p", "q", "r"][i % 3] for i in range(n)],
+        "when": [start + timedelta(hours=int(h)) for h in rng.integers(0, 5000, n)],
+        "y": ["u", "v"] * (n // 2),
+    })
+    table = prepare_table(frame, label="y", overrides={}, origin="mem")
+    gen = GENERATORS.get("ctgan")(**{**TINY_CTGAN, "epochs": 3}).fit(table)
+    out = gen.sample(400, random_state=1).frame
+    assert out.schema == frame.schema
+    assert out.get_column("x").null_count() > 0  # missingness is learned, not dropped
+    assert out.get_column("cat").null_count() > 0
+    assert out.get_column("when").min() >= frame.get_column("when").min()

@@ -1,0 +1,99 @@
+"""A gate is only real once it FAILS on known-bad data and passes on known-good data.
+
+Known-bad: a "generator" that returns training rows (privacy must fail), one that shuffles each
+column independently (fidelity/utility must fail), uniform noise (quality must fail).
+Known-good: rows resampled from the holdout, real data the model never saw (all gates pass).
+"""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from synthgen.spec import TabularGates
+from synthgen.validation.context import ValidationContext
+from synthgen.validation.gates import judge
+from synthgen.validation.metrics import METRICS, run_metrics
+from tests.conftest import resampled, shuffled_columns
+
+DEFAULTS = TabularGates().model_dump()
+
+
+def _verdict(train, holdout, synthetic):
+    results = run_metrics(ValidationContext(train, holdout, synthetic, max_rows=4000))
+    verdict = judge(results, DEFAULTS)
+    failed = {c.metric for c in verdict.checks if not c.passed}
+    return results, verdict, failed
+
+
+@pytest.fixture(scope="module", params=["arrests", "cancer"])
+def split(request, arrests_split, cancer_split):
+    return {"arrests": arrests_split, "cancer": cancer_split}[request.param]
+
+
+def test_copies_of_training_rows_fail_privacy(split):
+    train, holdout = split
+    copies = resampled(train, len(train), seed=1)
+    results, verdict, failed = _verdict(train, holdout, copies)
+    assert not verdict.passed
+    assert {"exact_copy_excess", "mia_auroc"} <= failed, failed
+    assert all(results[m].kind == "privacy" for m in failed)
+
+
+def test_resampled_holdout_passes_every_gate(split):
+    train, holdout = split
+    results, verdict, failed = _verdict(train, holdout, resampled(holdout, len(train), seed=2))
+    assert verdict.passed, verdict.reasons
+    assert results["dcr_share"].value < 0.5  # fresh real rows sit no closer to train than to holdout
+
+
+def test_independently_shuffled_columns_fail_fidelity(split):
+    train, holdout = split
+    results, verdict, failed = _verdict(train, holdout, shuffled_columns(train))
+    assert not verdict.passed
+    assert "tstr_signal_ratio" in failed
+    assert results["tstr_signal_ratio"].value < 0.2
+    # marginals are perfect, so the shapes stay high while relations collapse
+    shapes = results["column_shapes"]
+    assert shapes.value >= shapes.details["real_floor"] - 0.02
+    assert results["column_pair_trends"].value < results["column_pair_trends"].details["real_floor"]
+
+
+def test_shuffled_correlated_table_fails_quality_gates_too(cancer_split):
+    train, holdout = cancer_split
+    _, _, failed = _verdict(train, holdout, shuffled_columns(train))
+    assert "detection_auc" in failed
+
+
+def test_noise_fails_quality(cancer_split):
+    train, holdout = cancer_split
+    rng = np.random.default_rng(0)
+    frame = train.frame.select(
+        [pl.Series(c, rng.uniform(-5, 5, len(train)) * train.frame.get_column(c).std() * 10)
+         if train.kinds[c] == "numeric" else train.frame.get_column(c) for c in train.columns])
+    results, verdict, failed = _verdict(train, holdout, train.with_frame(frame))
+    assert {"gx_success_rate", "quality_score", "detection_auc"} <= failed, failed
+
+
+def test_near_unique_values_copied_are_caught_per_column(cancer_split):
+    """Rows are fresh (holdout resample) but one near-unique column copies training values: the
+    exact-row check cannot see it, the per-column rare-value check must."""
+    train, holdout = cancer_split
+    syn = resampled(holdout, len(train), seed=3)
+    leaked = train.frame.get_column("mean area").sample(len(train), with_replacement=True, seed=4)
+    syn = syn.with_frame(syn.frame.with_columns(leaked.alias("mean area")))
+    results, verdict, failed = _verdict(train, holdout, syn)
+    assert results["exact_copy_excess"].value <= DEFAULTS["exact_copy_excess"]
+    assert "rare_value_excess" in failed
+    assert results["rare_value_excess"].details["worst_column"] == "mean area"
+
+
+def test_every_metric_declares_its_contract_and_every_gate_has_a_metric():
+    for name, cls in METRICS.items():
+        assert cls.kind in ("quality", "privacy", "utility")
+        assert cls.direction in ("higher", "lower")
+    assert set(DEFAULTS) <= set(METRICS.names())
+
+
+def test_missing_gated_metric_fails():
+    verdict = judge({}, {"dcr_share": 0.6})
+    assert not verdict.passed and "dcr_share" in verdict.reasons[0]
