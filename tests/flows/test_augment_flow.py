@@ -1,0 +1,43 @@
+"""augment_dataset_flow under prefect_test_harness: the same library path, as tasks + artifacts."""
+
+import json
+
+import pytest
+
+from flows.augment import augment_dataset_flow
+from synthgen.errors import GateFailed
+from tests.conftest import tiny_spec
+
+
+def _artifact(key):
+    from prefect.artifacts import Artifact
+
+    return Artifact.get(key)
+
+
+def test_flow_publishes_and_leaves_artifacts(spec_file, tmp_path):
+    out = tmp_path / "out"
+    state = augment_dataset_flow(str(spec_file(tiny_spec())), [], str(out), return_state=True)
+    assert state.is_completed()
+    final = state.result()
+    card = json.loads((out / "arrests_tiny" / final.split("/")[-1] / "card.json").read_text())
+    assert card["verdict"]["passed"]
+    summary = _artifact("arrests-tiny-summary")
+    assert summary is not None and "published" in summary.data
+    table = _artifact("arrests-tiny-metrics")
+    assert table is not None and "dcr_share" in table.data
+    link = _artifact("arrests-tiny-dataset")
+    assert link is not None and final in link.data
+
+
+def test_flow_refuses_on_failed_gate(spec_file, tmp_path):
+    out = tmp_path / "out"
+    state = augment_dataset_flow(str(spec_file(tiny_spec())), ["gates.dcr_share=0.0"], str(out),
+                                 return_state=True)
+    assert state.is_failed()
+    with pytest.raises(GateFailed, match="dcr_share"):
+        state.result()
+    assert not (out / "arrests_tiny").exists()
+    assert len(list((out / "_quarantine" / "arrests_tiny").iterdir())) == 1
+    summary = _artifact("arrests-tiny-summary")
+    assert "REFUSED" in summary.data

@@ -1,0 +1,43 @@
+import subprocess
+import sys
+
+import pytest
+
+from synthgen.cli import main
+from tests.conftest import tiny_spec
+
+
+def test_help_imports_nothing_heavy():
+    code = ("import sys, synthgen.cli as c\n"
+            "try:\n    c.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = {'torch', 'ctgan', 'prefect', 'great_expectations', 'polars', 'sklearn'} & set(sys.modules)\n"
+            "assert not heavy, heavy\n")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_bad_spec_exits_2_naming_key(spec_file, capsys):
+    spec = tiny_spec()
+    spec["modle"] = {}
+    assert main(["check", str(spec_file(spec))]) == 2
+    assert "modle: unknown key" in capsys.readouterr().err
+
+
+def test_check_accepts_overrides(spec_file, capsys):
+    path = spec_file(tiny_spec())
+    assert main(["check", str(path), "--set", "model.epochs=3"]) == 0
+    assert main(["check", str(path), "--set", "model.epochs=zero"]) == 2
+
+
+def test_gate_failure_exits_3_and_publishes_nothing(spec_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["run", str(spec_file(tiny_spec())), "--no-prefect", "--quiet", "--out", str(out),
+               "--set", "gates.mia_auroc=0.0"])
+    assert rc == 3
+    assert "mia_auroc" in capsys.readouterr().err
+    assert not (out / "arrests_tiny").exists()
+
+
+@pytest.mark.parametrize("cmd", [["builtins"], ["schema"]])
+def test_info_commands(cmd, capsys):
+    assert main(cmd) == 0
+    assert capsys.readouterr().out

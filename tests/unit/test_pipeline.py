@@ -1,0 +1,99 @@
+"""The whole data path without Prefect: publish, quarantine, atomicity, card and report."""
+
+import json
+
+import polars as pl
+import pytest
+
+from synthgen import pipeline
+from synthgen.errors import GateFailed, InputError
+from tests.conftest import tiny_spec
+
+
+def _dataset_dirs(out):
+    return sorted(p for p in out.glob("*/*") if p.is_dir() and not p.parts[-2].startswith((".", "_")))
+
+
+def test_published_dataset_is_complete_and_holds_no_real_rows(spec_file, tmp_path):
+    out = tmp_path / "out"
+    final = pipeline.run_pipeline(spec_file(tiny_spec()), out=out)
+    assert final.parent == out / "arrests_tiny"
+    names = {p.name for p in final.iterdir()}
+    assert {"data.parquet", "card.json", "card.md", "report.html", "gx_results.json", "metrics.json",
+            "model"} <= names
+    assert (out / "arrests_tiny" / "LATEST").read_text().strip() == final.name
+    assert not (out / ".staging").exists()
+
+    data = pl.read_parquet(final / "data.parquet")
+    assert data.height == 600 and "released" in data.columns
+    card = json.loads((final / "card.json").read_text())
+    for key in ("spec_hash", "source", "model", "metrics", "verdict", "sample", "timings", "versions"):
+        assert key in card
+    assert card["source"]["source"]["fingerprint"].startswith("sha256:")
+    assert card["verdict"]["passed"] and card["rows"] == 600
+    assert set(card["sample"]["acceptance"]) == {"Yes", "No"}
+    assert card["versions"]["ctgan"] and card["model"]["params"]["epochs"] == 2
+    gx = json.loads((final / "gx_results.json").read_text())
+    assert gx["checkpoint"]["evaluated"] == len(gx["suite"]) > 10
+
+    html = (final / "report.html").read_text()
+    assert "<img src=\"data:image/png;base64," in html
+    assert "http://" not in html and "https://" not in html  # works offline, no CDN
+    for metric in card["metrics"]:
+        assert metric in html
+
+    # no file of the published dataset holds the real train/holdout tables
+    assert not list(final.rglob("train.parquet")) and not list(final.rglob("holdout.parquet"))
+
+
+def test_failed_gate_publishes_nothing_and_quarantines_evidence(spec_file, tmp_path):
+    out = tmp_path / "out"
+    spec = spec_file(tiny_spec())
+    with pytest.raises(GateFailed) as err:
+        pipeline.run_pipeline(spec, ["gates.quality_score=0.999"], out=out)
+    assert err.value.exit_code == 3
+    assert "quality_score" in err.value.reasons[0]
+    assert _dataset_dirs(out) == []
+    quarantined = list((out / "_quarantine" / "arrests_tiny").iterdir())
+    assert len(quarantined) == 1
+    reasons = json.loads((quarantined[0] / "reasons.json").read_text())
+    assert "quality_score" in reasons["reasons"][0]
+    assert (quarantined[0] / "report.html").exists()
+
+
+def test_bad_input_leaves_nothing_behind(spec_file, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="label column 'nope' not found"):
+        pipeline.run_pipeline(spec_file(tiny_spec(label="nope")), out=out)
+    assert not any(out.rglob("*.parquet"))
+    assert not (out / ".staging").exists()
+
+
+def test_a_killed_run_leaves_no_dataset(spec_file, tmp_path):
+    """Stop after validation (as a kill would): the dataset path must not exist."""
+    out = tmp_path / "out"
+    run = pipeline.start_run(spec_file(tiny_spec()), out=out)
+    for step in pipeline.STEPS:
+        step(run)
+    assert (run / "dataset" / "data.parquet").exists()
+    assert _dataset_dirs(out) == []
+    assert not (out / "arrests_tiny").exists()
+    final = pipeline.finish(run)
+    assert _dataset_dirs(out) == [final]
+
+
+def test_existing_version_is_not_overwritten(spec_file, tmp_path):
+    out = tmp_path / "out"
+    spec = spec_file(tiny_spec(output={"version": "v1"}))
+    pipeline.run_pipeline(spec, out=out)
+    with pytest.raises(InputError, match="already exists"):
+        pipeline.run_pipeline(spec, out=out)
+
+
+def test_csv_source_relative_to_spec(spec_file, tmp_path):
+    from synthgen.sources.builtin import BUILTIN_TABLES
+
+    BUILTIN_TABLES["arrests"].load().head(1500).write_csv(tmp_path / "arrests.csv")
+    final = pipeline.run_pipeline(spec_file(tiny_spec(source={"path": "arrests.csv"})), out=tmp_path / "o")
+    card = json.loads((final / "card.json").read_text())
+    assert card["source"]["source"]["kind"] == "csv" and card["source"]["train_rows"] == 1200
