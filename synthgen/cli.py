@@ -12,16 +12,6 @@ import sys
 from pathlib import Path
 
 
-def _env_defaults() -> None:
-    """Settings synthgen needs for itself (see field notes): no telemetry, patient ephemeral server."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="synthgen",
@@ -113,7 +103,10 @@ COMMANDS = {"run": _run, "check": _check, "deploy": _deploy, "schema": _schema, 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _env_defaults()
+    from synthgen.settings import apply_env_defaults
+
+    apply_env_defaults()
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the CLI prints its own summary
     from synthgen.errors import SynthgenError
 
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 
 # Before anything imports prefect/GX/albumentations: no telemetry, patient ephemeral server.
-from synthgen.cli import _env_defaults
+from synthgen.settings import apply_env_defaults
 
-_env_defaults()
+apply_env_defaults()
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 import numpy as np  # noqa: E402

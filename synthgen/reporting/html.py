@@ -67,15 +67,16 @@ def _column_plot(name: str, kind: str, real: pl.Series, syn: pl.Series) -> str:
     return _figure_png(fig)
 
 
-def _association(table: LabeledTable, columns: list[str]) -> np.ndarray:
-    """Pearson correlation of the columns, categories as codes ordered by frequency in `table`."""
+def _association(table: LabeledTable, columns: list[str], orders: dict[str, dict]) -> np.ndarray:
+    """Pearson correlation of the columns; categories as codes in the real table's frequency order
+    (the same codes for both tables, so a difference is a difference in the data)."""
     cols = []
     for c in columns:
         s = table.frame.get_column(c)
-        if table.kinds[c] == "categorical":
-            s = s.cast(pl.String).fill_null("null")
-            order = {v: i for i, v in enumerate(s.value_counts(sort=True).get_column(c).to_list())}
-            cols.append(np.array([order[v] for v in s.to_list()], dtype=float))
+        if c in orders:
+            order = orders[c]
+            cols.append(np.array([order.get(v, len(order)) for v in s.cast(pl.String).fill_null("null").to_list()],
+                                 dtype=float))
         else:
             s = s.cast(pl.Int64) if table.kinds[c] == "datetime" else s
             v = s.cast(pl.Float64).to_numpy()
@@ -89,7 +90,10 @@ def _association(table: LabeledTable, columns: list[str]) -> np.ndarray:
 def _corr_heatmap(real: LabeledTable, syn: LabeledTable) -> str:
     plt = _plt()
     cols = real.columns
-    diff = np.abs(_association(real, cols) - _association(syn.with_frame(syn.frame), cols))
+    orders = {c: {v: i for i, v in enumerate(real.frame.get_column(c).cast(pl.String).fill_null("null")
+                                             .value_counts(sort=True).get_column(c).to_list())}
+              for c in cols if real.kinds[c] == "categorical"}
+    diff = np.abs(_association(real, cols, orders) - _association(syn, cols, orders))
     fig, ax = plt.subplots(figsize=(1 + 0.45 * len(cols), 0.8 + 0.45 * len(cols)))
     im = ax.imshow(diff, vmin=0, vmax=1, cmap="Reds")
     ax.set_xticks(range(len(cols)), [c[:14] for c in cols], rotation=60, ha="right", fontsize=7)

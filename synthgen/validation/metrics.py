@@ -49,10 +49,15 @@ class Metric:
                             time.perf_counter() - start)
 
 
-def run_metrics(ctx: ValidationContext, names: list[str] | None = None, *,
-                modality: str = "tabular") -> dict[str, MetricResult]:
-    # importing the modules registers their metrics
+def registered_metrics() -> Registry:
+    """The registry with every built-in metric loaded (importing a module registers its metrics)."""
     from synthgen.validation import expectations, fidelity, privacy, utility  # noqa: F401
 
-    chosen = names or [n for n, cls in METRICS.items() if cls.modality == modality]
+    return METRICS
+
+
+def run_metrics(ctx: ValidationContext, names: list[str] | None = None, *,
+                modality: str = "tabular") -> dict[str, MetricResult]:
+    registry = registered_metrics()
+    chosen = names or [n for n, cls in registry.items() if cls.modality == modality]
     return {name: METRICS.get(name)().evaluate(ctx) for name in chosen}

@@ -13,7 +13,7 @@ from synthgen.generators import GENERATORS, GenerationError, TabularGenerator, r
 from tests.conftest import TINY_CTGAN
 
 
-def test_exact_counts_per_class_and_acceptance(tiny_ctgan):
+def test_balance_and_acceptance(tiny_ctgan):
     out = tiny_ctgan.sample(per_class={"Yes": 120, "No": 80}, random_state=3)
     assert out.class_counts() == {"Yes": 120, "No": 80}
     assert set(out.meta["acceptance"]) == {"Yes", "No"}
@@ -46,13 +46,6 @@ def test_fit_is_reproducible(arrests_split):
     two = GENERATORS.get("ctgan")(**TINY_CTGAN).fit(small)
     for (k, v), (_, w) in zip(one.net_.state_dict().items(), two.net_.state_dict().items()):
         assert torch.equal(v, w), k
-
-
-def test_sampling_leaves_weights_unchanged(tiny_ctgan):
-    before = {k: v.clone() for k, v in tiny_ctgan.net_.state_dict().items()}
-    tiny_ctgan.sample(500, random_state=0)
-    after = tiny_ctgan.net_.state_dict()
-    assert all(torch.equal(before[k], after[k]) for k in before)
 
 
 def test_save_load_round_trip_without_pickle(tiny_ctgan, tmp_path):

@@ -12,7 +12,9 @@ import pytest
 from synthgen.spec import TabularGates
 from synthgen.validation.context import ValidationContext
 from synthgen.validation.gates import judge
-from synthgen.validation.metrics import METRICS, run_metrics
+from synthgen.validation.metrics import registered_metrics, run_metrics
+
+METRICS = registered_metrics()
 from tests.conftest import resampled, shuffled_columns
 
 DEFAULTS = TabularGates().model_dump()
