@@ -45,7 +45,7 @@ def _arrests():
     return BUILTIN_TABLES["arrests"].load(), "released"
 
 
-DATASETS = {"arrests": _arrests, "movies30k": _movies}
+DATASETS = {"arrests": _arrests, "movies": _movies}
 
 
 def _split(name):

@@ -47,19 +47,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args) -> int:
-    code = 0
+    """Run every spec even if one fails; the exit code is the worst one (3 > 2 > 0)."""
+    from synthgen.errors import SynthgenError
+    from synthgen.spec import load_spec
+
+    worst = 0
     for spec in args.specs:
-        if args.no_prefect:
-            from synthgen.pipeline import run_pipeline
+        try:
+            load_spec(spec, args.overrides)  # refuse a bad spec before starting Prefect
+            if args.no_prefect:
+                from synthgen.pipeline import run_pipeline
 
-            final = run_pipeline(spec, args.overrides, args.out, progress=not args.quiet)
-        else:
-            from flows.augment import augment_dataset_flow
+                final = run_pipeline(spec, args.overrides, args.out, progress=not args.quiet)
+            else:
+                from flows.augment import augment_dataset_flow
 
-            final = augment_dataset_flow(str(spec), list(args.overrides),
-                                         str(args.out) if args.out else None, progress=not args.quiet)
-        print(f"published {final}")
-    return code
+                final = augment_dataset_flow(str(spec), list(args.overrides),
+                                             str(args.out) if args.out else None, progress=not args.quiet)
+            print(f"{spec}: published {final}")
+        except SynthgenError as exc:
+            _report(exc)
+            worst = max(worst, exc.exit_code)
+    return worst
+
+
+def _report(exc) -> None:
+    kind = {2: "bad input", 3: "refused"}.get(exc.exit_code, "error")
+    print(f"synthgen: {kind}: {exc}", file=sys.stderr)
 
 
 def _check(args) -> int:
@@ -112,8 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except SynthgenError as exc:
-        kind = {2: "bad input", 3: "refused"}.get(exc.exit_code, "error")
-        print(f"synthgen: {kind}: {exc}", file=sys.stderr)
+        _report(exc)
         return exc.exit_code
     except KeyboardInterrupt:
         print("synthgen: interrupted; nothing was published", file=sys.stderr)

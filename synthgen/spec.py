@@ -177,7 +177,7 @@ class ValidationSpec(_Strict):
 
 
 class OutputSpec(_Strict):
-    dir: str = Field("reports/datasets", description="Datasets land in DIR/<name>/<version>/.")
+    dir: str = Field("reports/datasets", description="Datasets land in DIR/<name>/<version>/; a relative DIR is taken from the current directory.")
     version: str | None = Field(None, description="Default: UTC time stamp of the run.")
 
 

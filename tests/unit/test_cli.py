@@ -41,3 +41,13 @@ def test_gate_failure_exits_3_and_publishes_nothing(spec_file, tmp_path, capsys)
 def test_info_commands(cmd, capsys):
     assert main(cmd) == 0
     assert capsys.readouterr().out
+
+
+def test_every_spec_runs_and_the_worst_exit_code_wins(spec_file, tmp_path, capsys):
+    good = spec_file(tiny_spec(), "good.yaml")
+    bad = spec_file(tiny_spec(label="missing"), "bad.yaml")
+    out = tmp_path / "out"
+    assert main(["run", str(bad), str(good), "--no-prefect", "--quiet", "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "label column 'missing' not found" in captured.err
+    assert "published" in captured.out and (out / "arrests_tiny" / "LATEST").exists()
