@@ -106,9 +106,12 @@ def _schema(args) -> int:
 
 def _builtins(args) -> int:
     from synthgen.sources.builtin import BUILTIN_TABLES
+    from synthgen.sources.images import builtin_image_sets
 
     for t in BUILTIN_TABLES.values():
-        print(f"{t.name:15} label={t.label:10} {t.description}")
+        print(f"{t.name:15} tabular  label={t.label:10} {t.description}")
+    for name, description in builtin_image_sets():
+        print(f"{name:15} image    {description}")
     return 0
 
 

@@ -150,25 +150,78 @@ def prepare_table(
     return LabeledTable(frame=frame, label=label, kinds=kinds, origin=origin, warnings=tuple(warnings))
 
 
-def split_table(
-    table: LabeledTable, *, holdout: float, random_state: int, stratify: bool = True
-) -> tuple[LabeledTable, LabeledTable]:
-    """Train / holdout split; stratified by label so every class is in both where possible."""
+def holdout_mask(labels: np.ndarray, *, holdout: float, random_state: int, stratify: bool,
+                 origin: str) -> np.ndarray:
+    """True for holdout rows. Stratified: every class with >= 2 members lands in both sides."""
     rng = np.random.default_rng(random_state)
-    labels = table.frame.get_column(table.label).cast(pl.String).to_numpy()
     groups = [np.flatnonzero(labels == c) for c in np.unique(labels)] if stratify else [np.arange(len(labels))]
-    hold_idx: list[np.ndarray] = []
+    mask = np.zeros(len(labels), dtype=bool)
     for idx in groups:
         idx = rng.permutation(idx)
         k = int(round(holdout * len(idx)))
         if stratify and len(idx) >= 2:
             k = min(max(k, 1), len(idx) - 1)
-        hold_idx.append(idx[:k])
-    hold = np.sort(np.concatenate(hold_idx)) if hold_idx else np.array([], dtype=int)
-    mask = np.zeros(len(labels), dtype=bool)
-    mask[hold] = True
+        mask[idx[:k]] = True
     if mask.all() or not mask.any():
-        raise InputError(f"{table.origin}: split.holdout={holdout} leaves an empty train or holdout split")
-    train = table.with_frame(table.frame.filter(pl.Series(~mask)))
-    hold_t = table.with_frame(table.frame.filter(pl.Series(mask)))
-    return train, hold_t
+        raise InputError(f"{origin}: split.holdout={holdout} leaves an empty train or holdout split")
+    return mask
+
+
+def split_table(
+    table: LabeledTable, *, holdout: float, random_state: int, stratify: bool = True
+) -> tuple[LabeledTable, LabeledTable]:
+    """Train / holdout split; stratified by label so every class is in both where possible."""
+    labels = table.frame.get_column(table.label).cast(pl.String).to_numpy()
+    mask = holdout_mask(labels, holdout=holdout, random_state=random_state, stratify=stratify,
+                        origin=table.origin)
+    return (table.with_frame(table.frame.filter(pl.Series(~mask))),
+            table.with_frame(table.frame.filter(pl.Series(mask))))
+
+
+@dataclass(frozen=True)
+class LabeledImages:
+    """A labeled image set: uint8 pixels (N, H, W, C) with C in {1, 3}, class names per image.
+
+    `classes` fixes the class order (and so the conditioning index) for everything downstream.
+    `ids` names where each image came from (file name, frame or slice), never a DICOM identifier.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    origin: str = ""
+    ids: np.ndarray | None = None
+    meta: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        if self.images.dtype != np.uint8 or self.images.ndim != 4 or self.images.shape[-1] not in (1, 3):
+            raise ValueError(f"images must be uint8 (N, H, W, 1|3), got {self.images.dtype} {self.images.shape}")
+        if len(self.labels) != len(self.images):
+            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])  # (H, W, C)
+
+    def class_counts(self) -> dict[str, int]:
+        return {c: int(np.sum(self.labels == c)) for c in self.classes}
+
+    def label_index(self) -> np.ndarray:
+        lookup = {c: i for i, c in enumerate(self.classes)}
+        return np.array([lookup[v] for v in self.labels], dtype=np.int64)
+
+    def subset(self, index) -> "LabeledImages":
+        index = np.asarray(index)
+        return replace(self, images=self.images[index], labels=self.labels[index],
+                       ids=None if self.ids is None else self.ids[index], meta={})
+
+
+def split_images(data: LabeledImages, *, holdout: float, random_state: int,
+                 stratify: bool = True) -> tuple[LabeledImages, LabeledImages]:
+    """Stratified train / holdout split of an image set (same rule as `split_table`)."""
+    mask = holdout_mask(data.labels.astype(str), holdout=holdout, random_state=random_state,
+                        stratify=stratify, origin=data.origin)
+    return data.subset(np.flatnonzero(~mask)), data.subset(np.flatnonzero(mask))

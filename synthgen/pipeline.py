@@ -18,12 +18,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from synthgen import publish as pub
-from synthgen.data import LabeledTable, prepare_table, split_table
 from synthgen.errors import GateFailed, SynthgenError
-from synthgen.spec import LoadedSpec, TabularSpec, load_spec
+from synthgen.modalities import MODALITY_IO
+from synthgen.spec import LoadedSpec, load_spec, validate_spec
 
 LIBRARIES = ("synthgen", "torch", "ctgan", "rdt", "polars", "pandas", "numpy", "scikit-learn",
              "great-expectations", "prefect", "pydantic")
@@ -34,8 +32,12 @@ def _read(run: Path, name: str) -> Any:
     return json.loads((run / "work" / name).read_text())
 
 
-def _spec(run: Path) -> TabularSpec:
-    return TabularSpec.model_validate(_read(run, "spec.json"))
+def _spec(run: Path):
+    return validate_spec(_read(run, "spec.json"), origin=str(run / "work" / "spec.json"))
+
+
+def _io(spec):
+    return MODALITY_IO[spec.modality]
 
 
 def _record_time(run: Path, step: str, seconds: float) -> None:
@@ -45,12 +47,9 @@ def _record_time(run: Path, step: str, seconds: float) -> None:
     pub.write_json(path, timings)
 
 
-def _table(run: Path, which: str) -> LabeledTable:
-    kinds = _read(run, "kinds.json")
-    folder = "dataset" if which == "synthetic" else "work"
-    file = "data.parquet" if which == "synthetic" else f"{which}.parquet"
-    return LabeledTable(frame=pl.read_parquet(run / folder / file), label=kinds["label"],
-                        kinds=kinds["kinds"], origin=which)
+def _data(run: Path, which: str):
+    """train / holdout (real, work folder) or synthetic (dataset folder), in the modality's container."""
+    return _io(_spec(run)).read(run, which)
 
 
 def run_info(run: Path) -> dict:
@@ -76,66 +75,67 @@ def start_run(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = ()
 
 
 def load_data(run: Path) -> dict:
-    from synthgen.sources import read_table
-
     start = time.perf_counter()
     spec, info = _spec(run), run_info(run)
-    frame, source = read_table(spec.source, Path(info["spec_dir"]))
-    origin = source.location
-    table = prepare_table(frame, label=spec.label, overrides={k: v.type for k, v in spec.columns.items()},
-                          origin=origin, near_unique_ratio=spec.validation.near_unique_ratio,
-                          max_categories=spec.validation.max_categories)
-    train, holdout = split_table(table, holdout=spec.split.holdout, random_state=spec.split.random_state,
-                                 stratify=spec.split.stratify)
-    train.frame.write_parquet(run / "work" / "train.parquet")
-    holdout.frame.write_parquet(run / "work" / "holdout.parquet")
-    pub.write_json(run / "work" / "kinds.json", {"label": table.label, "kinds": table.kinds})
+    io = _io(spec)
+    train, holdout, source, warnings = io.load(spec, Path(info["spec_dir"]))
+    io.save_real(run / "work", train, holdout)
     summary = {"source": source.as_dict(), "train_rows": len(train), "holdout_rows": len(holdout),
-               "warnings": list(table.warnings)}
+               "warnings": warnings}
     pub.write_json(run / "work" / "source.json", summary)
     _record_time(run, "load_data_s", time.perf_counter() - start)
     return summary
 
 
+def checkpoint_dir(run: Path) -> Path:
+    """Outside the run folder, keyed by spec hash: a killed run's next attempt resumes from here."""
+    info = run_info(run)
+    return Path(info["out_dir"]) / pub.STAGING / "checkpoints" / info["dataset"] / info["spec_hash"][:16]
+
+
 def train_generator(run: Path) -> Path:
+    import shutil
+
     from synthgen.generators import GENERATORS
 
     start = time.perf_counter()
     spec = _spec(run)
     params = spec.model.model_dump(exclude={"name"})
     params["progress"] = run_info(run)["progress"]
-    generator = GENERATORS.get(spec.model.name)(**params).fit(_table(run, "train"))
+    ckpt = checkpoint_dir(run)
+    options = _io(spec).fit_options(spec, run, ckpt)
+    generator = GENERATORS.get(spec.model.name)(**params).fit(_data(run, "train"), **options)
     model_dir = generator.save(run / "dataset" / "model")
+    shutil.rmtree(ckpt, ignore_errors=True)
+    for parent in (ckpt.parent, ckpt.parent.parent, ckpt.parent.parent.parent):
+        pub._drop_empty(parent)
     _record_time(run, "train_s", time.perf_counter() - start)
     return model_dir
 
 
 def generate(run: Path) -> Path:
-    from synthgen.generators import TabularGenerator
+    from synthgen.generators import Generator
 
     start = time.perf_counter()
     spec = _spec(run)
-    generator = TabularGenerator.load(run / "dataset" / "model")
+    generator = Generator.load(run / "dataset" / "model")
     synthetic = generator.sample(spec.sample.rows, per_class=spec.sample.per_class,
                                  balance=spec.sample.balance, random_state=spec.sample.random_state,
                                  max_rounds=spec.sample.max_rounds)
-    path = run / "dataset" / "data.parquet"
-    synthetic.frame.write_parquet(path)
+    _io(spec).write_synthetic(run / "dataset", synthetic, random_state=spec.sample.random_state)
     pub.write_json(run / "work" / "sample.json", synthetic.meta)
     _record_time(run, "sample_s", time.perf_counter() - start)
-    return path
+    return run / "dataset"
 
 
 def validate(run: Path) -> dict:
-    from synthgen.validation.context import ValidationContext
     from synthgen.validation.gates import judge
     from synthgen.validation.metrics import run_metrics
 
     start = time.perf_counter()
     spec = _spec(run)
-    ctx = ValidationContext(_table(run, "train"), _table(run, "holdout"), _table(run, "synthetic"),
-                            max_rows=spec.validation.max_rows, random_state=spec.split.random_state)
-    results = run_metrics(ctx)
+    ctx = _io(spec).context(spec, _data(run, "train"), _data(run, "holdout"), _data(run, "synthetic"))
+    results = run_metrics(ctx, modality=spec.modality)
     verdict = judge(results, spec.gates.model_dump())
     gx = results.pop("gx_success_rate", None)
     if gx is not None:  # the GX suite and results are saved whole, beside the dataset
@@ -164,12 +164,12 @@ def build_card(run: Path) -> dict:
     metrics = json.loads((run / "dataset" / "metrics.json").read_text())
     model = json.loads((run / "dataset" / "model" / "generator.json").read_text())
     sample = _read(run, "sample.json")
-    synthetic = _table(run, "synthetic")
+    synthetic = _data(run, "synthetic")
     return {
         "dataset": info["dataset"], "version": info["version"], "created": info["started"],
         "description": spec.description, "spec_hash": info["spec_hash"], "spec": spec.model_dump(mode="json"),
         "overrides": info["overrides"], "source": _read(run, "source.json"),
-        "label": spec.label, "rows": len(synthetic),
+        "modality": spec.modality, "label": getattr(spec, "label", "class"), "rows": len(synthetic),
         "class_counts": {"train": model["class_counts"], "synthetic": synthetic.class_counts()},
         "model": {"name": model["generator"], "params": model["params"], "random_state": spec.model.random_state,
                   "timings": model["timings"]},
@@ -184,13 +184,14 @@ def build_card(run: Path) -> dict:
 
 def write_report(run: Path) -> Path:
     from synthgen.reporting.card import card_markdown
-    from synthgen.reporting.html import tabular_report
 
     start = time.perf_counter()
     _record_time(run, "report_s", 0.0)
     card = build_card(run)
     metrics = json.loads((run / "dataset" / "metrics.json").read_text())
-    html = tabular_report(card, metrics, _table(run, "train"), _table(run, "holdout"), _table(run, "synthetic"))
+    model_meta = json.loads((run / "dataset" / "model" / "generator.json").read_text())
+    html = _io(_spec(run)).report(card, metrics, _data(run, "train"), _data(run, "holdout"),
+                                  _data(run, "synthetic"), model_meta)
     (run / "dataset" / "report.html").write_text(html)
     _record_time(run, "report_s", time.perf_counter() - start)
     card["timings"] = _read(run, "timings.json")

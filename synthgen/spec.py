@@ -98,7 +98,7 @@ class CTGANModelSpec(_Strict):
     device: Literal["auto", "cpu", "cuda"] = "cpu"
 
     @model_validator(mode="after")
-    def _batch(self) -> "CTGANModelSpec":
+    def _batch(self) -> "CTGANModelSpec":  # noqa: D102
         if self.batch_size % 2 or self.batch_size % self.pac:
             raise ValueError(f"batch_size={self.batch_size} must be even and a multiple of pac={self.pac}")
         return self
@@ -202,7 +202,99 @@ class TabularSpec(_Strict):
     schedule: ScheduleSpec | None = None
 
 
-SPEC_MODELS: dict[str, type[_Strict]] = {"tabular": TabularSpec}
+class ImageSourceSpec(_Strict):
+    """Image folders (one subfolder per class), MedMNIST-style NPZ, DICOM or NIfTI, or a built-in set."""
+
+    path: str | None = Field(None, description="File or folder; relative to the spec file's folder.")
+    builtin: str | None = Field(None, description="Built-in image set (see `synthgen builtins`).")
+    format: Literal["folder", "npz", "dicom", "nifti"] | None = Field(
+        None, description="Default: npz for .npz, nifti for .nii/.nii.gz, dicom for .dcm, else folder.")
+    class_names: dict[str, str] | None = Field(
+        None, description="Rename classes, e.g. NPZ label 0 -> normal: {0: normal, 1: pneumonia}.")
+    npz_splits: list[str] = Field(
+        default_factory=lambda: ["train", "val", "test"],
+        description="NPZ splits pooled as real data (keys <split>_images / <split>_labels).")
+    window: tuple[float, float] | None = Field(
+        None, description="DICOM window (center, width); default: the file's own window, else min-max.")
+    slice_axis: int = Field(2, ge=0, le=2, description="NIfTI: slice along this axis.")
+    mask: bool = Field(True, description="NIfTI: drop slices whose body/brain mask is nearly empty.")
+    min_foreground: float = Field(0.05, ge=0, le=1, description="NIfTI: least mask share to keep a slice.")
+
+    @field_validator("class_names", mode="before")
+    @classmethod
+    def _names_as_text(cls, value):
+        return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ImageSourceSpec":
+        if (self.path is None) == (self.builtin is None):
+            raise ValueError("give exactly one of source.path or source.builtin")
+        return self
+
+
+class ImageShapeSpec(_Strict):
+    size: int | None = Field(None, ge=8, le=256, description="Square side in pixels; default: the source's.")
+    channels: Literal[1, 3] | None = Field(None, description="1 (gray) or 3 (RGB); default: the source's.")
+
+
+class ConditionalGANModelSpec(_Strict):
+    """Class-conditional GAN for small labeled image sets: projection discriminator, spectral norm,
+    hinge loss, DiffAugment, EMA generator."""
+
+    name: Literal["conditional_gan"] = "conditional_gan"
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(32, ge=2)
+    latent_dim: int = Field(64, ge=1)
+    base_channels: int = Field(32, ge=4, description="Width of the first generator/discriminator layers.")
+    generator_lr: float = Field(2e-4, gt=0)
+    discriminator_lr: float = Field(2e-4, gt=0)
+    ema_decay: float = Field(0.999, ge=0, lt=1)
+    diffaugment: str = Field("translation", description="Comma list of translation, cutout, color; '' = off.")
+    max_minutes: float | None = Field(None, gt=0, description="Stop training after this long (checkpointed).")
+    random_state: int = 0
+    threads: int = Field(2, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class ImageGates(_Strict):
+    """Gate thresholds by metric name (null disables a gate)."""
+
+    label_fidelity: float | None = Field(0.8, description="min accuracy of the real-data classifier on synthetic images vs their conditioned labels")
+    fd_ratio: float | None = Field(10.0, description="max Fréchet distance (classifier features) to train, over the holdout's")
+    coverage: float | None = Field(0.3, description="min coverage (Naeem et al. 2020) of the real train features")
+    tstr_ratio: float | None = Field(0.7, description="min holdout accuracy of a classifier trained on synthetic over one trained on real")
+    image_augmentation_uplift: float | None = Field(None, description="min change in holdout accuracy from adding synthetic images")
+    memorization_share: float | None = Field(0.05, description="max share of synthetic images closer to train than the holdout's 1st percentile (pixel or feature space, the worse)")
+    image_dcr_share: float | None = Field(0.6, description="max P(d(s, train) < d(s, holdout)) (pixel or feature space, the worse)")
+
+
+class ImageValidationSpec(_Strict):
+    classifier_epochs: int = Field(5, ge=1, description="Epochs of the small CNN used as feature network and for TSTR.")
+    max_images: int = Field(4000, ge=50, description="Metrics use at most this many images per side.")
+
+
+class ImageSpec(_Strict):
+    modality: Literal["image"]
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
+    description: str = ""
+    source: ImageSourceSpec
+    image: ImageShapeSpec = Field(default_factory=ImageShapeSpec)
+    augment: dict[str, Any] | None = Field(
+        None, description="albumentations pipeline in its own serialized form (A.to_dict); applied to real "
+        "images while training the generator.")
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    model: ConditionalGANModelSpec = Field(default_factory=ConditionalGANModelSpec)
+    sample: SampleSpec = Field(default_factory=SampleSpec)
+    gates: ImageGates = Field(default_factory=ImageGates)
+    validation: ImageValidationSpec = Field(default_factory=ImageValidationSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    schedule: ScheduleSpec | None = None
+
+
+Spec = TabularSpec | ImageSpec
+
+
+SPEC_MODELS: dict[str, type[_Strict]] = {"tabular": TabularSpec, "image": ImageSpec}
 MODALITIES = ("tabular", "image")
 
 
@@ -210,7 +302,7 @@ class LoadedSpec(BaseModel):
     """A validated spec with where it came from."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
-    spec: TabularSpec
+    spec: TabularSpec | ImageSpec
     path: Path
     overrides: list[str] = Field(default_factory=list)
 
@@ -268,15 +360,13 @@ def _format_errors(exc: ValidationError, origin: str) -> str:
     return f"{origin}: invalid spec\n" + "\n".join(lines)
 
 
-def validate_spec(raw: Any, *, origin: str) -> TabularSpec:
+def validate_spec(raw: Any, *, origin: str) -> Spec:
     if not isinstance(raw, dict):
         raise InputError(f"{origin}: a spec must be a YAML mapping, got {type(raw).__name__}")
     modality = raw.get("modality")
     if modality not in MODALITIES:
         raise InputError(f"{origin}: modality: must be one of {', '.join(MODALITIES)} (got {modality!r})")
-    model = SPEC_MODELS.get(modality)
-    if model is None:
-        raise InputError(f"{origin}: modality: {modality!r} is not supported by this version of synthgen yet")
+    model = SPEC_MODELS[modality]
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -298,7 +388,9 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
 
 
 def json_schema() -> dict[str, Any]:
-    schema = TabularSpec.model_json_schema()
+    from pydantic import TypeAdapter
+
+    schema = TypeAdapter(Annotated[Spec, Field(discriminator="modality")]).json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "synthgen dataset spec"
     return schema

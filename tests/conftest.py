@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 # Before anything imports prefect/GX/albumentations: no telemetry, patient ephemeral server.
 from synthgen.settings import apply_env_defaults
@@ -19,6 +20,8 @@ from synthgen.sources.builtin import BUILTIN_TABLES  # noqa: E402
 
 TINY_CTGAN = dict(epochs=2, batch_size=100, embedding_dim=16, generator_dim=[32, 32],
                   discriminator_dim=[32, 32], random_state=0, threads=1)
+TINY_GAN = dict(epochs=2, batch_size=32, latent_dim=16, base_channels=8, random_state=0, threads=2,
+                device="cpu")
 
 
 def builtin_split(name: str, *, holdout: float = 0.2) -> tuple[LabeledTable, LabeledTable]:
@@ -35,6 +38,23 @@ def arrests_split():
 @pytest.fixture(scope="session")
 def cancer_split():
     return builtin_split("breast_cancer", holdout=0.3)
+
+
+def mnist_images(n_per_class: int = 150):
+    """A class-balanced slice of the built-in MNIST sample (real digits)."""
+    from synthgen.sources.images import read_images
+    from synthgen.spec import ImageShapeSpec, ImageSourceSpec
+
+    data, _ = read_images(ImageSourceSpec(builtin="mnist"), ImageShapeSpec(), Path("."))
+    idx = np.concatenate([np.flatnonzero(data.labels == c)[:n_per_class] for c in data.classes])
+    return data.subset(idx)
+
+
+@pytest.fixture(scope="session")
+def mnist_split():
+    from synthgen.data import split_images
+
+    return split_images(mnist_images(), holdout=0.25, random_state=0)
 
 
 @pytest.fixture(scope="session")

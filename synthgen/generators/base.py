@@ -1,4 +1,4 @@
-"""The generator contract (after scikit-learn and SDV).
+"""The generator contract (after scikit-learn and SDV), shared by every modality.
 
 `__init__` stores arguments; `fit(table)` returns self and leaves learned state in `*_`;
 `sample(n, per_class=..., random_state=...)` returns a labeled container in the original form
@@ -66,39 +66,34 @@ def resolve_class_counts(
     return {c: counts.get(c, 0) for c in classes}
 
 
-class TabularGenerator:
-    """Base of tabular generators: schema bookkeeping, exact per-class counts, save/load."""
+class Generator:
+    """Modality-neutral base: class bookkeeping, exact per-class sampling loop, save/load.
+
+    Subclasses write `_fit`, `_sample_class`, `_combine`, `_state`/`_restore`, and may remember
+    extra facts about the training data in `_remember` / `_save_extra` / `_load_extra`.
+    """
 
     name: ClassVar[str]
-    modality: ClassVar[str] = "tabular"
+    modality: ClassVar[str]
 
     def __init__(self, **params: Any):
         self.params = params
 
     # -- public contract -------------------------------------------------------------------
-    def fit(self, table: LabeledTable) -> "TabularGenerator":
+    def fit(self, data, **fit_options) -> "Generator":
         start = time.perf_counter()
-        self.label_ = table.label
-        self.kinds_ = dict(table.kinds)
-        self.schema_ = table.frame.head(0)
-        self.class_counts_ = table.class_counts()
+        self.class_counts_ = data.class_counts()
         self.classes_ = list(self.class_counts_)
         self.timings_: dict[str, float] = {}
-        self._fit(table)
+        self._remember(data)
+        self._fit(data, **fit_options)
         self.timings_["fit_s"] = time.perf_counter() - start
-        self.n_train_rows_ = len(table)
+        self.n_train_rows_ = len(data)
         return self
 
-    def sample(
-        self,
-        n: int | None = None,
-        *,
-        per_class: dict[str, int] | None = None,
-        balance: bool = False,
-        random_state: int = 0,
-        max_rounds: int = 200,
-    ) -> LabeledTable:
-        """Exact counts per class; acceptance rates per class end up in `table.meta`."""
+    def sample(self, n: int | None = None, *, per_class: dict[str, int] | None = None,
+               balance: bool = False, random_state: int = 0, max_rounds: int = 200):
+        """Exact counts per class; acceptance rates per class end up in the result's `meta`."""
         self._check_fitted()
         counts = resolve_class_counts(self.class_counts_, rows=n, per_class=per_class, balance=balance)
         start = time.perf_counter()
@@ -110,15 +105,11 @@ class TabularGenerator:
                                             max_rounds=max_rounds)
             parts.append(part)
             acceptance[cls] = rate
-        frame = pl.concat(parts) if parts else self.schema_.clone()
-        rng = np.random.default_rng(random_state)
-        frame = frame[rng.permutation(frame.height).tolist()] if frame.height else frame
-        frame = frame.select(self.schema_.columns).cast(dict(self.schema_.schema))
+        result = self._combine(parts, np.random.default_rng(random_state))
         seconds = time.perf_counter() - start
-        meta = {"acceptance": acceptance, "counts": counts, "sample_s": seconds,
-                "rows_per_s": frame.height / seconds if seconds > 0 else None}
-        return LabeledTable(frame=frame, label=self.label_, kinds=dict(self.kinds_), origin="synthetic",
-                            meta=meta)
+        result.meta.update({"acceptance": acceptance, "counts": counts, "sample_s": seconds,
+                            "rows_per_s": len(result) / seconds if seconds > 0 else None})
+        return result
 
     def save(self, directory: str | Path) -> Path:
         self._check_fitted()
@@ -127,23 +118,17 @@ class TabularGenerator:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         state, weights = self._state()
-        meta = {
-            "generator": self.name,
-            "params": self.params,
-            "label": self.label_,
-            "kinds": self.kinds_,
-            "class_counts": self.class_counts_,
-            "timings": self.timings_,
-            "n_train_rows": self.n_train_rows_,
-            "state": state,
-        }
+        meta = {"generator": self.name, "modality": self.modality, "params": self.params,
+                "class_counts": self.class_counts_, "timings": self.timings_,
+                "n_train_rows": self.n_train_rows_, "data": self._data_facts(), "state": state}
         (directory / "generator.json").write_text(json.dumps(meta, indent=2, default=_json_default))
-        self.schema_.write_ipc(directory / "schema.arrow")
+        self._save_extra(directory)
         torch.save(weights, directory / "weights.pt")
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path) -> "TabularGenerator":
+    def load(cls, directory: str | Path) -> "Generator":
+        """Weights are read with weights_only=True: a saved model cannot run code on load."""
         import torch
 
         directory = Path(directory)
@@ -152,23 +137,39 @@ class TabularGenerator:
             weights = torch.load(directory / "weights.pt", weights_only=True, map_location="cpu")
         except FileNotFoundError as exc:
             raise InputError(f"{directory}: not a saved synthgen generator ({exc.filename} missing)") from None
-        klass = GENERATORS.get(meta["generator"]) if cls is TabularGenerator else cls
+        klass = GENERATORS.get(meta["generator"])
+        if not issubclass(klass, cls):
+            raise InputError(f"{directory}: holds a {meta['generator']} generator, not a {cls.__name__}")
         self = klass(**meta["params"])
-        self.label_ = meta["label"]
-        self.kinds_ = meta["kinds"]
         self.class_counts_ = meta["class_counts"]
         self.classes_ = list(self.class_counts_)
         self.timings_ = meta["timings"]
         self.n_train_rows_ = meta["n_train_rows"]
-        self.schema_ = pl.read_ipc(directory / "schema.arrow")
+        self._load_facts(meta["data"], directory)
         self._restore(meta["state"], weights)
         return self
 
     # -- for subclasses ------------------------------------------------------------------
-    def _fit(self, table: LabeledTable) -> None:
+    def _remember(self, data) -> None:
+        """Keep what sampling needs to rebuild the original form (schema, label, shape)."""
+
+    def _data_facts(self) -> dict:
+        return {}
+
+    def _save_extra(self, directory: Path) -> None:
+        pass
+
+    def _load_facts(self, facts: dict, directory: Path) -> None:
+        pass
+
+    def _fit(self, data, **fit_options) -> None:
         raise NotImplementedError
 
-    def _sample_class(self, cls: str, k: int, *, random_state: int, max_rounds: int) -> tuple[pl.DataFrame, float]:
+    def _sample_class(self, cls: str, k: int, *, random_state: int, max_rounds: int):
+        """-> (part in the original form, acceptance rate)."""
+        raise NotImplementedError
+
+    def _combine(self, parts: list, rng: np.random.Generator):
         raise NotImplementedError
 
     def _state(self) -> tuple[dict, dict]:
@@ -181,6 +182,34 @@ class TabularGenerator:
     def _check_fitted(self) -> None:
         if not hasattr(self, "classes_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() first")
+
+
+class TabularGenerator(Generator):
+    """Tabular generators return a LabeledTable with the training table's exact schema."""
+
+    modality: ClassVar[str] = "tabular"
+
+    def _remember(self, table: LabeledTable) -> None:
+        self.label_ = table.label
+        self.kinds_ = dict(table.kinds)
+        self.schema_ = table.frame.head(0)
+
+    def _data_facts(self) -> dict:
+        return {"label": self.label_, "kinds": self.kinds_}
+
+    def _save_extra(self, directory: Path) -> None:
+        self.schema_.write_ipc(directory / "schema.arrow")
+
+    def _load_facts(self, facts: dict, directory: Path) -> None:
+        self.label_ = facts["label"]
+        self.kinds_ = facts["kinds"]
+        self.schema_ = pl.read_ipc(directory / "schema.arrow")
+
+    def _combine(self, parts: list[pl.DataFrame], rng: np.random.Generator) -> LabeledTable:
+        frame = pl.concat(parts) if parts else self.schema_.clone()
+        frame = frame[rng.permutation(frame.height).tolist()] if frame.height else frame
+        frame = frame.select(self.schema_.columns).cast(dict(self.schema_.schema))
+        return LabeledTable(frame=frame, label=self.label_, kinds=dict(self.kinds_), origin="synthetic")
 
 
 def _json_default(value: Any):

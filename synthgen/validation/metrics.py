@@ -51,7 +51,7 @@ class Metric:
 
 def registered_metrics() -> Registry:
     """The registry with every built-in metric loaded (importing a module registers its metrics)."""
-    from synthgen.validation import expectations, fidelity, privacy, utility  # noqa: F401
+    from synthgen.validation import expectations, fidelity, images, privacy, utility  # noqa: F401
 
     return METRICS
 

@@ -1,16 +1,18 @@
 """Every registered metric: declared contract, a number (or None with a reason), inputs untouched."""
 
+import numpy as np
 import pytest
 
 from synthgen.validation.context import ValidationContext
+from synthgen.validation.images import ImageValidationContext
 from synthgen.validation.metrics import registered_metrics, run_metrics
+from tests.conftest import resampled
 
 METRICS = registered_metrics()
-from tests.conftest import resampled
 
 
 @pytest.fixture(scope="module")
-def results(arrests_split):
+def results(arrests_split, mnist_split):
     train, holdout = arrests_split
     train = train.with_frame(train.frame.head(800))
     synthetic = resampled(holdout, 500, seed=0)
@@ -18,6 +20,13 @@ def results(arrests_split):
     out = run_metrics(ValidationContext(train, holdout, synthetic, max_rows=500))
     for before, after in zip(snapshot, (train, holdout, synthetic)):
         assert before.equals(after.frame)
+
+    itrain, iholdout = mnist_split
+    isyn = iholdout.subset(np.random.default_rng(0).integers(0, len(iholdout), 200))
+    pixels = [d.images.copy() for d in (itrain, iholdout, isyn)]
+    out.update(run_metrics(ImageValidationContext(itrain, iholdout, isyn, classifier_epochs=1), modality="image"))
+    for before, after in zip(pixels, (itrain, iholdout, isyn)):
+        assert (before == after.images).all()
     return out
 
 
@@ -28,3 +37,11 @@ def test_metric_contract(name, results):
     assert (result.kind, result.direction) == (cls.kind, cls.direction)
     assert result.value is not None or "note" in result.details
     assert result.seconds >= 0
+
+
+def test_every_gate_names_a_metric_of_its_modality():
+    from synthgen.spec import ImageGates, TabularGates
+
+    for gates, modality in ((TabularGates, "tabular"), (ImageGates, "image")):
+        for name in gates.model_fields:
+            assert METRICS.get(name).modality == modality, name

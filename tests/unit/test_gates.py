@@ -93,7 +93,7 @@ def test_every_metric_declares_its_contract_and_every_gate_has_a_metric():
     for name, cls in METRICS.items():
         assert cls.kind in ("quality", "privacy", "utility")
         assert cls.direction in ("higher", "lower")
-    assert set(DEFAULTS) <= set(METRICS.names())
+    assert set(DEFAULTS) <= set(METRICS.names())  # see also tests/conformance/test_metrics.py
 
 
 def test_missing_gated_metric_fails():

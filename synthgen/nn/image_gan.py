@@ -1,0 +1,121 @@
+"""Pure torch modules of the class-conditional image GAN (no optimisers, no I/O).
+
+Sized for small labeled sets on CPU (28-64 px, 1 or 3 channels): a few hundred thousand weights,
+so a 2-core machine trains MNIST-sized data at hundreds of images per second.
+Shapes: B batch, Z latent_dim, K classes, C channels, S side, c base_channels.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+
+def upsamplings(size: int) -> int:
+    """Doublings from the first feature map to `size` (28 -> 7x7 x4, 32 -> 8x8 x4, 64 -> 8x8 x8)."""
+    n = 2 if size <= 32 else 3
+    if size % (2 ** n):
+        raise ValueError(f"image size {size} must be divisible by {2 ** n}")
+    return n
+
+
+class ConditionalGeneratorNet(nn.Module):
+    """z (B, Z) + class (B,) -> image (B, C, S, S) in [-1, 1].
+
+    The class enters twice: as an embedding concatenated to z, and as a per-class gain and bias of
+    every normalisation (conditional batch norm), which keeps the class visible at every scale.
+    """
+
+    def __init__(self, latent_dim: int, n_classes: int, channels: int, size: int, base_channels: int = 32):
+        super().__init__()
+        n_up = upsamplings(size)
+        self.start = size // 2 ** n_up
+        # halving widths, e.g. c=32 at 28 px: 64 (7x7) -> 32 (14x14) -> 16 (28x28)
+        widths = [max(8, base_channels * 2 ** (n_up - 1) // 2 ** i) for i in range(n_up + 1)]
+        self.embed = nn.Embedding(n_classes, latent_dim)
+        self.fc = nn.Linear(2 * latent_dim, widths[0] * self.start ** 2)
+        self.widths = widths
+        self.blocks = nn.ModuleList()
+        for w_in, w_out in zip(widths[:-1], widths[1:]):
+            self.blocks.append(_UpBlock(w_in, w_out, n_classes))
+        self.norm = _ConditionalBatchNorm(widths[-1], n_classes)
+        self.out = nn.Conv2d(widths[-1], channels, 3, padding=1)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = self.fc(torch.cat([z, self.embed(y)], dim=1))            # (B, w0 * s0 * s0)
+        h = h.view(len(z), self.widths[0], self.start, self.start)    # (B, w0, s0, s0)
+        for block in self.blocks:
+            h = block(h, y)                                           # doubles the side
+        h = torch.relu(self.norm(h, y))
+        return torch.tanh(self.out(h))                                # (B, C, S, S)
+
+
+class _ConditionalBatchNorm(nn.Module):
+    def __init__(self, channels: int, n_classes: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gain = nn.Embedding(n_classes, channels)
+        self.bias = nn.Embedding(n_classes, channels)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.bn(h) * self.gain(y)[:, :, None, None] + self.bias(y)[:, :, None, None]
+
+
+class _UpBlock(nn.Module):
+    def __init__(self, w_in: int, w_out: int, n_classes: int):
+        super().__init__()
+        self.norm = _ConditionalBatchNorm(w_in, n_classes)
+        self.conv = nn.Conv2d(w_in, w_out, 3, padding=1)
+
+    def forward(self, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.norm(h, y))
+        h = nn.functional.interpolate(h, scale_factor=2, mode="nearest")
+        return self.conv(h)
+
+
+class ProjectionDiscriminatorNet(nn.Module):
+    """image (B, C, S, S) + class (B,) -> realness score (B,).
+
+    Spectral norm on every layer; the class enters by projection (Miyato & Koyama 2018):
+    score = w . phi(x) + <embed(y), phi(x)>.
+    """
+
+    def __init__(self, n_classes: int, channels: int, size: int, base_channels: int = 32):
+        super().__init__()
+        n_down = upsamplings(size)
+        widths = [base_channels * 2 ** i for i in range(n_down + 1)]  # e.g. [32, 64, 128]
+        layers: list[nn.Module] = [spectral_norm(nn.Conv2d(channels, widths[0], 3, padding=1)),
+                                   nn.LeakyReLU(0.2)]
+        for w_in, w_out in zip(widths[:-1], widths[1:]):
+            layers += [spectral_norm(nn.Conv2d(w_in, w_out, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
+        self.features = nn.Sequential(*layers)
+        self.linear = spectral_norm(nn.Linear(widths[-1], 1))
+        self.embed = spectral_norm(nn.Embedding(n_classes, widths[-1]))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        phi = self.features(x).sum(dim=(2, 3))                        # (B, w)
+        return self.linear(phi).squeeze(1) + (self.embed(y) * phi).sum(dim=1)
+
+
+class SmallClassifierNet(nn.Module):
+    """The feature network of image metrics: a small CNN trained on the real training split.
+    `features(x)` (B, 128) feeds Fréchet distance, density/coverage and memorisation distances."""
+
+    def __init__(self, n_classes: int, channels: int, size: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(64, 128, 3, padding=1), nn.BatchNorm2d(128), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        self.head = nn.Linear(128, n_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))

@@ -1,0 +1,64 @@
+"""Train and apply the small CNN that image metrics use (feature network, label fidelity, TSTR)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from synthgen.nn.image_gan import SmallClassifierNet
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W, C) -> float (N, C, H, W) in [-1, 1]."""
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+MIN_STEPS = 300  # small real sets (a few hundred scans) still get a usable judge
+
+
+def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, *, epochs: int = 5,
+                     batch_size: int = 64, random_state: int = 0, threads: int = 2) -> SmallClassifierNet:
+    """`epochs` passes over the data, raised so that training takes at least MIN_STEPS steps."""
+    gen = torch.Generator().manual_seed(random_state)
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(random_state)
+            h, _, c = images.shape[1:]
+            net = SmallClassifierNet(n_classes, c, h)
+            opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+            x_all, y_all = to_tensor(images), torch.from_numpy(labels.astype(np.int64))
+            steps = max(1, int(np.ceil(len(x_all) / batch_size)))
+            epochs = max(epochs, int(np.ceil(MIN_STEPS / steps)))
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=epochs * steps)
+            net.train()
+            for _ in range(epochs):
+                order = torch.randperm(len(x_all), generator=gen)
+                for s in range(steps):
+                    idx = order[s * batch_size:(s + 1) * batch_size]
+                    if len(idx) < 2:
+                        continue
+                    loss = F.cross_entropy(net(x_all[idx]), y_all[idx])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+    finally:
+        torch.set_num_threads(old)
+    return net.eval()
+
+
+@torch.no_grad()
+def predict(net: SmallClassifierNet, images: np.ndarray, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """-> (probabilities (N, K), features (N, 128))."""
+    probs, feats = [], []
+    for start in range(0, len(images), batch_size):
+        x = to_tensor(images[start:start + batch_size])
+        f = net.features(x)
+        probs.append(torch.softmax(net.head(f), dim=1).numpy())
+        feats.append(f.numpy())
+    k = net.head.out_features
+    return (np.concatenate(probs) if probs else np.zeros((0, k)),
+            np.concatenate(feats) if feats else np.zeros((0, 128)))

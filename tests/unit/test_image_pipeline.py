@@ -1,0 +1,107 @@
+"""Image specs walk the same path: publish layout, MedMNIST NPZ export, refusals, no header leaks."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from synthgen import pipeline
+from synthgen.errors import GateFailed, InputError
+from tests.conftest import TINY_GAN
+
+LOOSE = {"label_fidelity": None, "fd_ratio": None, "coverage": None, "tstr_ratio": None,
+         "memorization_share": 0.5, "image_dcr_share": None}
+
+
+def image_spec(source: dict, **extra) -> dict:
+    spec = {"modality": "image", "name": "digits_tiny", "source": source,
+            "model": {"name": "conditional_gan", **TINY_GAN, "epochs": 1},
+            "sample": {"rows": 60, "balance": True}, "gates": dict(LOOSE),
+            "validation": {"classifier_epochs": 1, "max_images": 300}}
+    spec.update(extra)
+    return spec
+
+
+@pytest.fixture(scope="module")
+def digit_folder(tmp_path_factory, mnist_split):
+    """Three classes of real MNIST digits as PNG files in class folders."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("digits")
+    train, _ = mnist_split
+    for cls in ("3", "5", "8"):
+        (root / f"digit{cls}").mkdir()
+        for i, k in enumerate(np.flatnonzero(train.labels == cls)[:40]):
+            Image.fromarray(train.images[k, :, :, 0]).save(root / f"digit{cls}" / f"{i}.png")
+    return root
+
+
+def test_image_folder_publishes_pngs_labels_and_medmnist_npz(spec_file, digit_folder, tmp_path):
+    spec = spec_file(image_spec({"path": str(digit_folder)}))
+    final = pipeline.run_pipeline(spec, out=tmp_path / "out")
+    labels = pl.read_parquet(final / "labels.parquet")
+    assert labels.columns == ["file", "label", "seed"] and labels.height == 60
+    assert labels.get_column("label").value_counts().get_column("count").to_list() == [20, 20, 20]
+    assert all((final / f).is_file() for f in labels.get_column("file"))
+    assert sorted(p.name for p in (final / "images").iterdir()) == ["digit3", "digit5", "digit8"]
+    with np.load(final / "data.npz", allow_pickle=False) as npz:
+        assert npz["train_images"].shape == (60, 28, 28) and npz["train_images"].dtype == np.uint8
+        assert npz["train_labels"].shape == (60, 1)
+        assert list(npz["label_names"]) == ["digit3", "digit5", "digit8"]
+    card = json.loads((final / "card.json").read_text())
+    assert card["modality"] == "image" and card["model"]["timings"]["images_per_s"] > 0
+    html = (final / "report.html").read_text()
+    assert "Training losses" in html and "Nearest synthetic/training pairs" in html and "https://" not in html
+    assert not list(final.rglob("train.npz")) and not list(final.rglob("holdout.npz"))
+    assert not (tmp_path / "out" / ".staging" / "checkpoints" / "digits_tiny").exists()
+
+
+def test_asking_for_a_class_that_does_not_exist(spec_file, digit_folder, tmp_path):
+    spec = spec_file(image_spec({"path": str(digit_folder)}, sample={"per_class": {"digit7": 5}}))
+    with pytest.raises(InputError, match=r"\['digit7'\] do not exist"):
+        pipeline.run_pipeline(spec, out=tmp_path / "out")
+    assert not (tmp_path / "out" / "digits_tiny").exists()
+
+
+def test_bad_augmentation_is_refused_before_training(spec_file, digit_folder, tmp_path):
+    bad = {"__class_fullname__": "Compose",
+           "transforms": [{"__class_fullname__": "ElasticTransform", "alpha_affine": 3}]}
+    spec = spec_file(image_spec({"path": str(digit_folder)}, augment=bad))
+    with pytest.raises(InputError, match="alpha_affine"):
+        pipeline.run_pipeline(spec, out=tmp_path / "out")
+
+
+def test_failing_gate_quarantines_images(spec_file, digit_folder, tmp_path):
+    spec = spec_file(image_spec({"path": str(digit_folder)}, gates={**LOOSE, "label_fidelity": 0.99}))
+    with pytest.raises(GateFailed, match="label_fidelity"):
+        pipeline.run_pipeline(spec, out=tmp_path / "out")
+    assert not (tmp_path / "out" / "digits_tiny").exists()
+    (quarantined,) = (tmp_path / "out" / "_quarantine" / "digits_tiny").iterdir()
+    assert (quarantined / "reasons.json").exists() and (quarantined / "images").is_dir()
+
+
+def test_dicom_headers_never_reach_the_outputs(spec_file, tmp_path):
+    import pydicom
+
+    files = Path(pydicom.__file__).parent / "data" / "test_files"
+    for cls, name in (("ct", "CT_small.dcm"), ("mr", "MR_small.dcm")):
+        (tmp_path / "scans" / cls).mkdir(parents=True)
+        for i in range(4):
+            shutil.copy(files / name, tmp_path / "scans" / cls / f"{i}.dcm")
+    secrets = set()
+    for name in ("CT_small.dcm", "MR_small.dcm"):
+        ds = pydicom.dcmread(files / name)
+        secrets |= {str(ds.PatientName), str(ds.StudyInstanceUID), str(ds.SOPInstanceUID)}
+    secrets = {s for s in secrets if len(s) > 3}
+    spec = spec_file(image_spec({"path": "scans", "format": "dicom"}, image={"size": 32},
+                                sample={"rows": 8, "balance": True}, gates={**LOOSE, "memorization_share": None},
+                                split={"holdout": 0.25}))
+    final = pipeline.run_pipeline(spec, out=tmp_path / "out")
+    for path in final.rglob("*"):
+        if path.is_file():
+            blob = path.read_bytes()
+            for secret in secrets:
+                assert secret.encode() not in blob, (secret, path)
