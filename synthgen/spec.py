@@ -250,6 +250,8 @@ class ConditionalGANModelSpec(_Strict):
     discriminator_lr: float = Field(2e-4, gt=0)
     ema_decay: float = Field(0.999, ge=0, lt=1)
     diffaugment: str = Field("translation", description="Comma list of translation, cutout, color; '' = off.")
+    mode_seeking: float = Field(1.0, ge=0, description="Weight of the mode-seeking term (Mao et al. 2019) "
+                                "that keeps different latents apart within a class; 0 = off.")
     max_minutes: float | None = Field(None, gt=0, description="Stop training after this long (checkpointed).")
     random_state: int = 0
     threads: int = Field(2, ge=1)

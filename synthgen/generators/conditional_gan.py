@@ -55,7 +55,8 @@ class ConditionalGANGenerator(ImageGenerator):
             base_channels=p.get("base_channels", 32), batch_size=p.get("batch_size", 32),
             epochs=p.get("epochs", 30), generator_lr=p.get("generator_lr", 2e-4),
             discriminator_lr=p.get("discriminator_lr", 2e-4), ema_decay=p.get("ema_decay", 0.999),
-            diffaugment=p.get("diffaugment", "translation"), random_state=p.get("random_state", 0),
+            diffaugment=p.get("diffaugment", "translation"), mode_seeking=p.get("mode_seeking", 1.0),
+            random_state=p.get("random_state", 0),
             max_minutes=p.get("max_minutes"))
 
     def _fit(self, data: LabeledImages, *, checkpoint_dir: Path | None = None, augment=None,

@@ -56,6 +56,7 @@ class GANConfig:
     discriminator_lr: float = 2e-4
     ema_decay: float = 0.999
     diffaugment: str = "translation"
+    mode_seeking: float = 0.0
     random_state: int = 0
     max_minutes: float | None = None
 
@@ -142,6 +143,12 @@ def train_gan(images: np.ndarray, labels: np.ndarray, cfg: GANConfig, *, device:
             d_loss.backward()
             opt_d.step()
             g_loss = g_hinge_loss(d(diff_augment(fake, cfg.diffaugment, gen), y))
+            if cfg.mode_seeking:
+                # mode-seeking term (Mao et al. 2019): two latents, same classes, images must differ
+                z2 = torch.randn(len(idx), cfg.latent_dim, generator=gen).to(device)
+                fake2 = g(z2, y)
+                ratio = (fake - fake2).abs().mean(dim=(1, 2, 3)) / (z - z2).abs().mean(dim=1)
+                g_loss = g_loss + cfg.mode_seeking / (ratio.mean() + 1e-5)
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()

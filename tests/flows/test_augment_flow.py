@@ -41,3 +41,20 @@ def test_flow_refuses_on_failed_gate(spec_file, tmp_path):
     assert len(list((out / "_quarantine" / "arrests_tiny").iterdir())) == 1
     summary = _artifact("arrests-tiny-summary")
     assert "REFUSED" in summary.data
+
+
+def test_image_flow_publishes_a_labeled_image_set(spec_file, tmp_path):
+    from tests.conftest import TINY_GAN
+
+    spec = {"modality": "image", "name": "mnist_tiny", "source": {"builtin": "mnist"},
+            "model": {"name": "conditional_gan", **TINY_GAN, "epochs": 1},
+            "sample": {"rows": 100, "balance": True},
+            "gates": {"label_fidelity": None, "fd_ratio": None, "coverage": None, "tstr_ratio": None},
+            "validation": {"classifier_epochs": 1, "max_images": 300}}
+    out = tmp_path / "out"
+    state = augment_dataset_flow(str(spec_file(spec)), [], str(out), return_state=True)
+    assert state.is_completed(), state
+    final = state.result()
+    card = json.loads((out / "mnist_tiny" / final.split("/")[-1] / "card.json").read_text())
+    assert card["modality"] == "image" and card["class_counts"]["synthetic"] == {str(d): 10 for d in range(10)}
+    assert _artifact("mnist-tiny-metrics") is not None
