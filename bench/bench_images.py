@@ -117,7 +117,7 @@ def _metrics(train, holdout, synthetic) -> dict:
     return out
 
 
-def _one(variant: str, name: str, minutes: float, npz: str | None) -> dict:
+def _one(variant: str, name: str, minutes: float, npz: str | None, params: dict | None = None) -> dict:
     import torch
 
     from synthgen.data import LabeledImages
@@ -129,7 +129,8 @@ def _one(variant: str, name: str, minutes: float, npz: str | None) -> dict:
     if variant == "synthgen":
         from synthgen.generators import GENERATORS
 
-        gen = GENERATORS.get("conditional_gan")(epochs=10_000, max_minutes=minutes, threads=2, device="cpu")
+        gen = GENERATORS.get("conditional_gan")(**{"epochs": 10_000, "max_minutes": minutes, "threads": 2,
+                                                   "device": "cpu", **(params or {})})
         gen.fit(train)
         train_rate, epochs = gen.timings_["images_per_s"], gen.timings_["epochs_done"]
         start = time.perf_counter()
@@ -154,10 +155,12 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=5.0)
     p.add_argument("--pneumonia", default=None, help="PneumoniaMNIST NPZ (MedMNIST layout)")
     p.add_argument("--variants", nargs="+", default=["synthgen", "dcgan"])
+    p.add_argument("--params", type=json.loads, default=None, help="JSON generator parameters for synthgen")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = p.parse_args()
     if args.one:
-        print("RESULT " + json.dumps(_one(args.one[0], args.one[1], float(args.one[2]), args.pneumonia)))
+        print("RESULT " + json.dumps(_one(args.one[0], args.one[1], float(args.one[2]), args.pneumonia,
+                                          args.params)))
         return
     datasets = ["mnist"] + (["pneumonia"] if args.pneumonia else [])
     rows = []

@@ -262,7 +262,7 @@ class ImageGates(_Strict):
     """Gate thresholds by metric name (null disables a gate)."""
 
     label_fidelity: float | None = Field(0.8, description="min accuracy of the real-data classifier on synthetic images vs their conditioned labels")
-    fd_ratio: float | None = Field(10.0, description="max Fréchet distance (classifier features) to train, over the holdout's")
+    fd_ratio: float | None = Field(50.0, description="max Fréchet distance (classifier features) to train, over the holdout's")
     coverage: float | None = Field(0.3, description="min coverage (Naeem et al. 2020) of the real train features")
     tstr_ratio: float | None = Field(0.7, description="min holdout accuracy of a classifier trained on synthetic over one trained on real")
     image_augmentation_uplift: float | None = Field(None, description="min change in holdout accuracy from adding synthetic images")

@@ -85,9 +85,9 @@ class ConditionalGANGenerator(ImageGenerator):
         gen = torch.Generator().manual_seed(random_state)
         latent = self.params.get("latent_dim", 64)
         out = []
-        with seeded(random_state, threads=self.params.get("threads", 2)), torch.no_grad():
-            for start in range(0, k, 512):
-                b = min(512, k - start)
+        with seeded(random_state, threads=self.params.get("threads", 2)), torch.inference_mode():
+            for start in range(0, k, 2048):
+                b = min(2048, k - start)
                 z = torch.randn(b, latent, generator=gen)
                 x = self.net_(z, torch.full((b,), index, dtype=torch.long))   # (b, C, H, W) in [-1, 1]
                 out.append(((x.permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy())

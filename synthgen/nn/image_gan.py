@@ -23,32 +23,28 @@ def upsamplings(size: int) -> int:
 class ConditionalGeneratorNet(nn.Module):
     """z (B, Z) + class (B,) -> image (B, C, S, S) in [-1, 1].
 
-    The class enters twice: as an embedding concatenated to z, and as a per-class gain and bias of
-    every normalisation (conditional batch norm), which keeps the class visible at every scale.
+    DCGAN-style transposed convolutions (fast on CPU); the class enters twice: as an embedding
+    concatenated to z, and as a per-class gain and bias of every normalisation (conditional batch
+    norm), which keeps the class visible at every scale.
     """
 
     def __init__(self, latent_dim: int, n_classes: int, channels: int, size: int, base_channels: int = 32):
         super().__init__()
         n_up = upsamplings(size)
         self.start = size // 2 ** n_up
-        # halving widths, e.g. c=32 at 28 px: 64 (7x7) -> 32 (14x14) -> 16 (28x28)
-        widths = [max(8, base_channels * 2 ** (n_up - 1) // 2 ** i) for i in range(n_up + 1)]
+        # halving widths, e.g. c=32 at 28 px: 128 (7x7) -> 64 (14x14) -> image (28x28)
+        widths = [max(8, base_channels * 2 ** n_up // 2 ** i) for i in range(n_up)]
         self.embed = nn.Embedding(n_classes, latent_dim)
-        self.fc = nn.Linear(2 * latent_dim, widths[0] * self.start ** 2)
-        self.widths = widths
-        self.blocks = nn.ModuleList()
-        for w_in, w_out in zip(widths[:-1], widths[1:]):
-            self.blocks.append(_UpBlock(w_in, w_out, n_classes))
-        self.norm = _ConditionalBatchNorm(widths[-1], n_classes)
-        self.out = nn.Conv2d(widths[-1], channels, 3, padding=1)
+        self.stem = nn.ConvTranspose2d(2 * latent_dim, widths[0], self.start)  # (B, w0, s0, s0)
+        self.norms = nn.ModuleList(_ConditionalBatchNorm(w, n_classes) for w in widths)
+        self.ups = nn.ModuleList(nn.ConvTranspose2d(w_in, w_out, 4, 2, 1)
+                                 for w_in, w_out in zip(widths, widths[1:] + [channels]))
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        h = self.fc(torch.cat([z, self.embed(y)], dim=1))            # (B, w0 * s0 * s0)
-        h = h.view(len(z), self.widths[0], self.start, self.start)    # (B, w0, s0, s0)
-        for block in self.blocks:
-            h = block(h, y)                                           # doubles the side
-        h = torch.relu(self.norm(h, y))
-        return torch.tanh(self.out(h))                                # (B, C, S, S)
+        h = self.stem(torch.cat([z, self.embed(y)], dim=1)[:, :, None, None])
+        for norm, up in zip(self.norms, self.ups):
+            h = up(torch.relu(norm(h, y)))                            # doubles the side
+        return torch.tanh(h)                                          # (B, C, S, S)
 
 
 class _ConditionalBatchNorm(nn.Module):
@@ -62,18 +58,6 @@ class _ConditionalBatchNorm(nn.Module):
 
     def forward(self, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.bn(h) * self.gain(y)[:, :, None, None] + self.bias(y)[:, :, None, None]
-
-
-class _UpBlock(nn.Module):
-    def __init__(self, w_in: int, w_out: int, n_classes: int):
-        super().__init__()
-        self.norm = _ConditionalBatchNorm(w_in, n_classes)
-        self.conv = nn.Conv2d(w_in, w_out, 3, padding=1)
-
-    def forward(self, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        h = torch.relu(self.norm(h, y))
-        h = nn.functional.interpolate(h, scale_factor=2, mode="nearest")
-        return self.conv(h)
 
 
 class ProjectionDiscriminatorNet(nn.Module):

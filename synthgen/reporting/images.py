@@ -33,7 +33,10 @@ def _show(mosaic: np.ndarray, title: str, width: float = 6.0) -> str:
 
 
 def _first(data: LabeledImages, cls: str, k: int) -> np.ndarray:
-    idx = np.flatnonzero(data.labels == cls)[:k]
+    """k images of the class, evenly spread over it (the first k are often alike, e.g. edge slices)."""
+    idx = np.flatnonzero(data.labels == cls)
+    if len(idx) > k:
+        idx = idx[np.linspace(0, len(idx) - 1, k).round().astype(int)]
     return data.images[idx]
 
 
