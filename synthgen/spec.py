@@ -41,7 +41,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
-class SourceSpec(_Strict):
+class _OneSource(_Strict):
+    """A source is either a path or a built-in data set, never both."""
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.path is None) == (self.builtin is None):
+            raise ValueError("give exactly one of source.path or source.builtin")
+        return self
+
+
+class SourceSpec(_OneSource):
     """Where the real data comes from: a CSV/Parquet file or a table that ships inside a package."""
 
     path: str | None = Field(
@@ -51,11 +61,6 @@ class SourceSpec(_Strict):
     format: Literal["csv", "parquet"] | None = Field(None, description="Defaults to the file suffix.")
     separator: str = Field(",", description="CSV field separator.")
 
-    @model_validator(mode="after")
-    def _one_source(self) -> "SourceSpec":
-        if (self.path is None) == (self.builtin is None):
-            raise ValueError("give exactly one of source.path or source.builtin")
-        return self
 
 
 ColumnType = Literal["numeric", "categorical", "datetime", "drop"]
@@ -202,7 +207,7 @@ class TabularSpec(_Strict):
     schedule: ScheduleSpec | None = None
 
 
-class ImageSourceSpec(_Strict):
+class ImageSourceSpec(_OneSource):
     """Image folders (one subfolder per class), MedMNIST-style NPZ, DICOM or NIfTI, or a built-in set."""
 
     path: str | None = Field(None, description="File or folder; relative to the spec file's folder.")
@@ -225,11 +230,6 @@ class ImageSourceSpec(_Strict):
     def _names_as_text(cls, value):
         return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else value
 
-    @model_validator(mode="after")
-    def _one_source(self) -> "ImageSourceSpec":
-        if (self.path is None) == (self.builtin is None):
-            raise ValueError("give exactly one of source.path or source.builtin")
-        return self
 
 
 class ImageShapeSpec(_Strict):

@@ -77,8 +77,19 @@ class DistanceEncoder:
         return np.concatenate(blocks, axis=1)
 
 
+class CachedViews:
+    """Compute-once storage shared by the metrics of one validation run."""
+
+    _cache: dict[str, Any]
+
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+
 @dataclass
-class ValidationContext:
+class ValidationContext(CachedViews):
     train: LabeledTable
     holdout: LabeledTable
     synthetic: LabeledTable
@@ -86,11 +97,6 @@ class ValidationContext:
     random_state: int = 0
     gx_suite: list[dict] | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
-        if key not in self._cache:
-            self._cache[key] = compute()
-        return self._cache[key]
 
     def rng(self, salt: int) -> np.random.Generator:
         return np.random.default_rng([self.random_state, salt])

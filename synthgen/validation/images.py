@@ -14,17 +14,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from synthgen.data import LabeledImages
-from synthgen.validation.context import nearest_distances
+from synthgen.validation.context import CachedViews, nearest_distances
 from synthgen.validation.metrics import METRICS, Metric
 
 
 @dataclass
-class ImageValidationContext:
+class ImageValidationContext(CachedViews):
     train: LabeledImages
     holdout: LabeledImages
     synthetic: LabeledImages
@@ -33,11 +33,6 @@ class ImageValidationContext:
     classifier_epochs: int = 5
     threads: int = 2
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
-        if key not in self._cache:
-            self._cache[key] = compute()
-        return self._cache[key]
 
     def index(self, n: int, cap: int, salt: int) -> np.ndarray:
         if n <= cap:
