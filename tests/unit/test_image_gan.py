@@ -72,3 +72,16 @@ def test_epoch_augmentation_is_seeded_per_epoch(small):
     a0, a0_again, a1 = aug(images, 0), aug(images, 0), aug(images, 1)
     assert a0.shape == images.shape and a0.dtype == np.uint8
     assert (a0 == a0_again).all() and not (a0 == a1).all() and not (a0 == images).all()
+
+
+def test_truncation_is_applied_when_sampling(mnist_split):
+    from synthgen.generators import GENERATORS
+    from tests.conftest import TINY_GAN
+
+    train, _ = mnist_split
+    full = GENERATORS.get("conditional_gan")(**TINY_GAN, truncation=1.0).fit(train)
+    truncated = GENERATORS.get("conditional_gan")(**TINY_GAN, truncation=0.0001).fit(train)
+    a = full.sample(per_class={"3": 20}, random_state=0).images.astype(float)
+    b = truncated.sample(per_class={"3": 20}, random_state=0).images.astype(float)
+    assert not (a == b).all()
+    assert b.std(axis=0).mean() < 0.1 * a.std(axis=0).mean()  # z ~ 0: every sample of a class alike
