@@ -169,6 +169,8 @@ def main() -> None:
             cmd = [sys.executable, __file__, "--one", variant, name, str(args.minutes)]
             if args.pneumonia:
                 cmd += ["--pneumonia", args.pneumonia]
+            if args.params:
+                cmd += ["--params", json.dumps(args.params)]
             done = subprocess.run(cmd, capture_output=True, text=True)
             line = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
             if not line:
