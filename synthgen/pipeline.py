@@ -186,7 +186,6 @@ def write_report(run: Path) -> Path:
     from synthgen.reporting.card import card_markdown
 
     start = time.perf_counter()
-    _record_time(run, "report_s", 0.0)
     card = build_card(run)
     metrics = json.loads((run / "dataset" / "metrics.json").read_text())
     model_meta = json.loads((run / "dataset" / "model" / "generator.json").read_text())

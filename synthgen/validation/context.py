@@ -78,14 +78,24 @@ class DistanceEncoder:
 
 
 class CachedViews:
-    """Compute-once storage shared by the metrics of one validation run."""
+    """Compute-once storage and seeded subsampling shared by the metrics of one validation run."""
 
     _cache: dict[str, Any]
+    random_state: int
 
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
+
+    def rng(self, salt: int) -> np.random.Generator:
+        return np.random.default_rng([self.random_state, salt])
+
+    def index(self, n: int, cap: int, salt: int) -> np.ndarray:
+        """Sorted positions of a seeded subsample of at most `cap` of `n` items."""
+        if n <= cap:
+            return np.arange(n)
+        return np.sort(self.rng(salt).choice(n, size=cap, replace=False))
 
 
 @dataclass
@@ -98,14 +108,10 @@ class ValidationContext(CachedViews):
     gx_suite: list[dict] | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def rng(self, salt: int) -> np.random.Generator:
-        return np.random.default_rng([self.random_state, salt])
-
     def subsample(self, table: LabeledTable, n: int, salt: int) -> LabeledTable:
         if len(table) <= n:
             return table
-        idx = np.sort(self.rng(salt).choice(len(table), size=n, replace=False))
-        return table.with_frame(table.frame[idx.tolist()])
+        return table.with_frame(table.frame[self.index(len(table), n, salt).tolist()])
 
     # -- distance views --------------------------------------------------------------------------
     @cached_property

@@ -34,11 +34,6 @@ class ImageValidationContext(CachedViews):
     threads: int = 2
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def index(self, n: int, cap: int, salt: int) -> np.ndarray:
-        if n <= cap:
-            return np.arange(n)
-        return np.sort(np.random.default_rng([self.random_state, salt]).choice(n, size=cap, replace=False))
-
     @cached_property
     def train_idx(self) -> np.ndarray:
         return self.index(len(self.train), self.max_rows, 1)
