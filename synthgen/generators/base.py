@@ -75,8 +75,14 @@ class Generator:
 
     name: ClassVar[str]
     modality: ClassVar[str]
+    #: the spec model of this generator's parameters; its defaults are the only defaults
+    params_model: ClassVar[type | None] = None
 
     def __init__(self, **params: Any):
+        if self.params_model is not None:
+            fields = self.params_model.model_fields
+            known = self.params_model.model_validate({k: v for k, v in params.items() if k in fields})
+            params = {**known.model_dump(exclude={"name"}), **{k: v for k, v in params.items() if k not in fields}}
         self.params = params
 
     # -- public contract -------------------------------------------------------------------

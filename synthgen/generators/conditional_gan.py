@@ -15,6 +15,7 @@ import numpy as np
 
 from synthgen.data import LabeledImages
 from synthgen.generators.base import GENERATORS, Generator
+from synthgen.spec import ConditionalGANModelSpec
 from synthgen.training.seeding import resolve_device, seeded
 
 
@@ -45,19 +46,21 @@ class ImageGenerator(Generator):
 class ConditionalGANGenerator(ImageGenerator):
     """Parameters are those of spec.ConditionalGANModelSpec (minus `name`), plus `progress`."""
 
+    params_model = ConditionalGANModelSpec
+
     def _config(self):
         from synthgen.training.gan import GANConfig
 
         p = self.params
         h, _, c = self.shape_
         return GANConfig(
-            latent_dim=p.get("latent_dim", 64), n_classes=len(self.classes_), channels=c, size=h,
-            base_channels=p.get("base_channels", 32), batch_size=p.get("batch_size", 32),
-            epochs=p.get("epochs", 30), generator_lr=p.get("generator_lr", 2e-4),
-            discriminator_lr=p.get("discriminator_lr", 2e-4), ema_decay=p.get("ema_decay", 0.999),
-            diffaugment=p.get("diffaugment", "translation"), mode_seeking=p.get("mode_seeking", 1.0),
-            random_state=p.get("random_state", 0),
-            max_minutes=p.get("max_minutes"))
+            latent_dim=p["latent_dim"], n_classes=len(self.classes_), channels=c, size=h,
+            base_channels=p["base_channels"], batch_size=p["batch_size"],
+            epochs=p["epochs"], generator_lr=p["generator_lr"],
+            discriminator_lr=p["discriminator_lr"], ema_decay=p["ema_decay"],
+            diffaugment=p["diffaugment"], mode_seeking=p["mode_seeking"],
+            random_state=p["random_state"],
+            max_minutes=p["max_minutes"])
 
     def _fit(self, data: LabeledImages, *, checkpoint_dir: Path | None = None, augment=None,
              stop_after_epochs: int | None = None) -> None:
@@ -66,8 +69,8 @@ class ConditionalGANGenerator(ImageGenerator):
         h, w, _ = self.shape_
         if h != w:
             raise ValueError(f"images must be square, got {h}x{w}; set image.size")
-        device = resolve_device(self.params.get("device", "auto"))
-        with seeded(self.params.get("random_state", 0), threads=self.params.get("threads", 2)):
+        device = resolve_device(self.params["device"])
+        with seeded(self.params["random_state"], threads=self.params["threads"]):
             result = train_gan(data.images, data.label_index(), self._config(), device=device,
                                checkpoint_dir=checkpoint_dir, augment=augment,
                                progress=self.params.get("progress", False),
@@ -83,10 +86,10 @@ class ConditionalGANGenerator(ImageGenerator):
 
         index = self.classes_.index(cls)
         gen = torch.Generator().manual_seed(random_state)
-        latent = self.params.get("latent_dim", 64)
-        truncation = self.params.get("truncation", 1.0)
+        latent = self.params["latent_dim"]
+        truncation = self.params["truncation"]
         out = []
-        with seeded(random_state, threads=self.params.get("threads", 2)), torch.inference_mode():
+        with seeded(random_state, threads=self.params["threads"]), torch.inference_mode():
             for start in range(0, k, 2048):
                 b = min(2048, k - start)
                 z = torch.randn(b, latent, generator=gen) * truncation

@@ -25,6 +25,7 @@ import polars as pl
 from synthgen.data import LabeledTable
 from synthgen.generators.base import GENERATORS, GenerationError, TabularGenerator
 from synthgen.generators.ctgan_transform import ModeNormalizer
+from synthgen.spec import CTGANModelSpec
 from synthgen.training.seeding import resolve_device, seeded
 
 NULL_TOKEN = "__null__"
@@ -91,19 +92,21 @@ def _decode(raw: dict[str, np.ndarray], plan: dict, schema: pl.DataFrame) -> pl.
 class CTGANGenerator(TabularGenerator):
     """Parameters are those of spec.CTGANModelSpec (minus `name`); `progress` shows a tqdm bar."""
 
+    params_model = CTGANModelSpec
+
     def _ctgan_kwargs(self) -> dict:
         p = self.params
         return dict(
-            embedding_dim=p.get("embedding_dim", 128),
-            generator_dim=tuple(p.get("generator_dim", (256, 256))),
-            discriminator_dim=tuple(p.get("discriminator_dim", (256, 256))),
-            generator_lr=p.get("generator_lr", 2e-4),
-            discriminator_lr=p.get("discriminator_lr", 2e-4),
-            batch_size=p.get("batch_size", 500),
-            discriminator_steps=p.get("discriminator_steps", 1),
-            log_frequency=p.get("log_frequency", True),
-            epochs=p.get("epochs", 100),
-            pac=p.get("pac", 10),
+            embedding_dim=p["embedding_dim"],
+            generator_dim=tuple(p["generator_dim"]),
+            discriminator_dim=tuple(p["discriminator_dim"]),
+            generator_lr=p["generator_lr"],
+            discriminator_lr=p["discriminator_lr"],
+            batch_size=p["batch_size"],
+            discriminator_steps=p["discriminator_steps"],
+            log_frequency=p["log_frequency"],
+            epochs=p["epochs"],
+            pac=p["pac"],
             verbose=p.get("progress", False),
         )
 
@@ -113,13 +116,13 @@ class CTGANGenerator(TabularGenerator):
 
         started = time.perf_counter()
         data, discrete, self.plan_ = _encode(table)
-        device = resolve_device(self.params.get("device", "cpu"))
+        device = resolve_device(self.params["device"])
         model = CTGAN(enable_gpu=device == "cuda", **self._ctgan_kwargs())
-        normalizer = ModeNormalizer(gmm_fit_rows=self.params.get("gmm_fit_rows", 5000),
-                                    random_state=self.params.get("random_state", 0))
+        normalizer = ModeNormalizer(gmm_fit_rows=self.params["gmm_fit_rows"],
+                                    random_state=self.params["random_state"])
         encode_s = time.perf_counter() - started
         with _PATCH_LOCK, mock.patch.object(ctgan_module, "DataTransformer", lambda: normalizer), \
-                seeded(self.params.get("random_state", 0), threads=self.params.get("threads", 1)):
+                seeded(self.params["random_state"], threads=self.params["threads"]):
             model.fit(data, discrete_columns=discrete)
         self.normalizer_ = normalizer
         self.net_ = model._generator.cpu()
@@ -162,7 +165,7 @@ class CTGANGenerator(TabularGenerator):
         kept_values: list[dict] = []
         kept_modes: list[dict] = []
         accepted = tried = rounds = 0
-        with seeded(random_state, threads=self.params.get("threads", 1)):
+        with seeded(random_state, threads=self.params["threads"]):
             while accepted < k and rounds < max_rounds:
                 values, modes = self._generate(net, cond_index, batch, gen)
                 keep = np.flatnonzero(values[label] == target)
