@@ -23,6 +23,8 @@ sha256) of every visible file in it.
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -636,8 +638,8 @@ def _mnist() -> _Read:
 MNI_CLASSES = {"t1": "t1", "gm": "grey_matter", "wm": "white_matter"}
 
 
-def _mni152() -> _Read:
-    """Slices of the MNI152 2009a templates shipped with nilearn, all three axes.
+def _mni152(axes: tuple[int, ...] = (0, 1, 2), name: str = "mni152") -> _Read:
+    """Slices of the MNI152 2009a templates shipped with nilearn, along `axes` (default all three).
 
     The three classes are co-registered views of the same averaged brain: `t1` the T1-weighted
     intensity template, `grey_matter` and `white_matter` the tissue probability maps (255 = certain).
@@ -647,14 +649,14 @@ def _mni152() -> _Read:
     """
     import nibabel as nib
 
-    paths = dict(zip(MNI_CLASSES, BUILTIN_IMAGE_SETS["mni152"].paths()))
+    paths = dict(zip(MNI_CLASSES, BUILTIN_IMAGE_SETS[name].paths()))
     volumes = {k: np.asarray(nib.as_closest_canonical(nib.load(p)).get_fdata(dtype=np.float32))
                for k, p in paths.items()}
     brain = (volumes["gm"] + volumes["wm"]) > 0.01 * 255
     images, labels, ids = [], [], []
     for key, cls in MNI_CLASSES.items():
         vol = np.clip(np.rint(volumes[key]), 0, 255).astype(np.uint8)
-        for axis in range(3):
+        for axis in axes:
             slices, keep = _volume_slices(vol, axis)
             mask, _ = _volume_slices(brain, axis)
             slices, keep = _foreground_slices(slices, keep, 0.05, mask=mask)
@@ -678,6 +680,14 @@ BUILTIN_IMAGE_SETS: dict[str, BuiltinImageSet] = {
             "nilearn",
             tuple(f"datasets/data/mni_icbm152_{k}_tal_nlin_sym_09a_converted.nii.gz" for k in MNI_CLASSES),
             _mni152, default_size=32,
+        ),
+        BuiltinImageSet(
+            "mni152_axial",
+            "The same MNI152 templates, axial slices only: 423 x 32x32 gray by default; classes t1, "
+            "grey_matter, white_matter, 141 each (one orientation: an easier set for a small GAN)",
+            "nilearn",
+            tuple(f"datasets/data/mni_icbm152_{k}_tal_nlin_sym_09a_converted.nii.gz" for k in MNI_CLASSES),
+            functools.partial(_mni152, (2,), "mni152_axial"), default_size=32,
         ),
     )
 }

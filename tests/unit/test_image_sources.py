@@ -371,8 +371,14 @@ def test_builtin_mni152():
     assert data.class_counts() == {"t1": 455, "grey_matter": 455, "white_matter": 455}
     assert data.ids[0].startswith("mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz:x=")
     assert info.rows == 1365 and info.columns == 3
+    axial, _ = _builtin("mni152_axial")
+    assert axial.class_counts() == {"t1": 141, "grey_matter": 141, "white_matter": 141}
+    assert all(":z=" in i for i in axial.ids)
+    # the axial set is exactly the z slices of the full set
+    z = np.array([":z=" in i for i in data.ids])
+    assert np.array_equal(axial.images, data.images[z])
 
 
 def test_unknown_builtin():
-    with pytest.raises(InputError, match=r"unknown built-in image set 'nope' \(available: mni152, mnist\)"):
+    with pytest.raises(InputError, match=r"unknown built-in image set 'nope' \(available: mni152, mni152_axial, mnist\)"):
         _builtin("nope")
