@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from synthgen.errors import InputError
+from synthgen.persist import json_default
 
 STAGING = ".staging"
 QUARANTINE = "_quarantine"
@@ -33,21 +34,9 @@ def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, default=_default)
+        json.dump(data, fh, indent=2, default=json_default)
         fh.write("\n")
     os.replace(tmp, path)
-
-
-def _default(value: Any):
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def create_staging(out_dir: Path, name: str, version: str) -> Path:
