@@ -52,6 +52,11 @@ def validate(run: Path) -> dict:
     return pipeline.validate(run)
 
 
+@task(name="screen-holdout", **TASK)
+def screen_holdout(run: Path) -> dict | None:
+    return pipeline.screen_holdout(run)
+
+
 @task(name="write-report", **TASK, **IO)
 def write_report(run: Path) -> Path:
     return pipeline.write_report(run)
@@ -90,6 +95,7 @@ def augment_dataset_flow(spec_path: str, overrides: list[str] | None = None, out
         train_generator(run)
         generate(run)
         validate(run)
+        screened = screen_holdout(run)
         write_report(run)
         _artifacts(run)
     except BaseException:
@@ -97,6 +103,10 @@ def augment_dataset_flow(spec_path: str, overrides: list[str] | None = None, out
 
         discard(run)
         raise
+    if screened is not None:
+        from flows.screen import screening_artifacts
+
+        screening_artifacts(screened)
     final = publish(run)
     create_link_artifact(key=f"{Path(final).parent.name.replace('_', '-')}-dataset",
                          link=Path(final).resolve().as_uri(), link_text=str(final))

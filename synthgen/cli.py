@@ -39,6 +39,19 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     deploy.add_argument("--out", type=Path, default=None)
 
+    screen = sub.add_parser("screen", help="screen data for anomalies with the spec's scorer (exit 0 also "
+                            "when anomalies are found; the count is printed)")
+    screen.add_argument("spec", type=Path, metavar="SPEC")
+    screen.add_argument("--input", type=Path, default=None, metavar="PATH",
+                        help="data to screen, read with the spec's source settings (default: the spec's "
+                        "own holdout split)")
+    screen.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="where scores.parquet and report.html go (default: DATASETS/<name>/screening/<time>)")
+    screen.add_argument("--datasets", type=Path, default=None, metavar="DIR",
+                        help="where published datasets are looked up (default: the spec's output.dir)")
+    screen.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    screen.add_argument("--no-prefect", action="store_true")
+
     schema = sub.add_parser("schema", help="print (or --write) the JSON Schema of dataset specs")
     schema.add_argument("--write", type=Path, default=None, metavar="FILE")
 
@@ -65,10 +78,19 @@ def _run(args) -> int:
                 final = augment_dataset_flow(str(spec), list(args.overrides),
                                              str(args.out) if args.out else None, progress=not args.quiet)
             print(f"{spec}: published {final}")
+            _print_screening(final)
         except SynthgenError as exc:
             _report(exc)
             worst = max(worst, exc.exit_code)
     return worst
+
+
+def _print_screening(final) -> None:
+    import json
+
+    card = Path(final) / "card.json"
+    if card.exists() and "screening" in (data := json.loads(card.read_text())):
+        print(screen_line(data["dataset"], data["screening"]))
 
 
 def _report(exc) -> None:
@@ -83,6 +105,32 @@ def _check(args) -> int:
         loaded = load_spec(spec, args.overrides)
         print(f"{spec}: ok ({loaded.spec.modality}, {loaded.spec.name}, hash {loaded.spec_hash[:12]})")
     return 0
+
+
+def _screen(args) -> int:
+    from synthgen.spec import load_spec
+
+    load_spec(args.spec, args.overrides)  # refuse a bad spec before starting Prefect
+    kwargs = dict(input=str(args.input) if args.input else None, out=str(args.out) if args.out else None,
+                  overrides=list(args.overrides), datasets=str(args.datasets) if args.datasets else None)
+    if args.no_prefect:
+        from synthgen.screening import screen_spec
+
+        summary = screen_spec(str(args.spec), **kwargs)
+    else:
+        from flows.screen import screen_dataset_flow
+
+        summary = screen_dataset_flow(str(args.spec), **kwargs)
+    print(screen_line(args.spec, summary))
+    return 0
+
+
+def screen_line(spec, s: dict) -> str:
+    extra = f", AUROC {s['auroc']:.3f}, precision@{s['precision_at_k']['k']} {s['precision_at_k']['value']:.2f}" \
+        if "auroc" in s else ""
+    return (f"{spec}: screened {s['n']} ({s['input']}), flagged {s['flagged']} above threshold "
+            f"{s['threshold']:.4g}{extra}; scorer {s['scorer']} {s.get('scorer_origin', '')}; "
+            f"report {Path(s['out']) / 'report.html'}")
 
 
 def _deploy(args) -> int:
@@ -115,7 +163,7 @@ def _builtins(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "check": _check, "deploy": _deploy, "schema": _schema, "builtins": _builtins}
+COMMANDS = {"run": _run, "check": _check, "screen": _screen, "deploy": _deploy, "schema": _schema, "builtins": _builtins}
 
 
 def main(argv: list[str] | None = None) -> int:

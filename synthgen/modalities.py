@@ -83,11 +83,13 @@ class ImageIO:
 
     def save_real(self, work: Path, train: LabeledImages, holdout: LabeledImages) -> None:
         for name, data in (("train", train), ("holdout", holdout)):
+            ids = data.ids if data.ids is not None else np.arange(len(data)).astype(str)
             np.savez(work / f"{name}.npz", images=data.images, labels=data.labels.astype(str),
-                     classes=np.array(data.classes, dtype=str))
+                     classes=np.array(data.classes, dtype=str), ids=np.asarray(ids, dtype=str))
 
     def read(self, run: Path, which: str) -> LabeledImages:
         path = run / "dataset" / "data.npz" if which == "synthetic" else run / "work" / f"{which}.npz"
+        ids = None
         with np.load(path, allow_pickle=False) as npz:
             if which == "synthetic":
                 classes = tuple(str(c) for c in npz["label_names"])
@@ -96,8 +98,8 @@ class ImageIO:
                 images = images[..., None] if images.ndim == 3 else images
             else:
                 classes = tuple(str(c) for c in npz["classes"])
-                labels, images = npz["labels"].astype(object), npz["images"]
-        return LabeledImages(images=images, labels=labels, classes=classes, origin=which)
+                labels, images, ids = npz["labels"].astype(object), npz["images"], npz["ids"]
+        return LabeledImages(images=images, labels=labels, classes=classes, origin=which, ids=ids)
 
     def write_synthetic(self, dataset: Path, synthetic: LabeledImages, *, random_state: int) -> None:
         """images/<class>/<n>.png + labels.parquet (file, label, seed) + data.npz (MedMNIST layout)."""

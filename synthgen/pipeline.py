@@ -149,6 +149,32 @@ def validate(run: Path) -> dict:
     return verdict.as_dict()
 
 
+def screen_holdout(run: Path) -> dict | None:
+    """Train once, use twice: when the spec has a `screen:` section, fit its anomaly scorer on the
+    generator just trained (normal classes of train; threshold from the holdout's normal rows) and
+    screen the holdout. A scorer that holds no real rows ships with the dataset (`scorer/`); the
+    screening output shows real items, so it goes beside the datasets, never inside one."""
+    from synthgen import screening
+    from synthgen.generators import Generator
+
+    spec, info = _spec(run), run_info(run)
+    if spec.screen is None:
+        return None
+    start = time.perf_counter()
+    train, holdout = _data(run, "train"), _data(run, "holdout")
+    scorer = screening.fit_scorer(spec, train, holdout, generator=Generator.load(run / "dataset" / "model"))
+    if not scorer.holds_real_data:
+        screening.save_scorer(scorer, run / "dataset" / screening.SCORER_DIR)
+    out = Path(info["out_dir"]) / info["dataset"] / screening.SCREENING_DIR / info["version"]
+    summary = screening.screen_and_write(scorer, holdout, out, top_k=spec.screen.top_k,
+                                         title=f"{spec.name}: anomaly screening of the holdout split",
+                                         origin=f"{spec.name} holdout split", dataset=spec.name)
+    summary["scorer_fit_s"] = scorer.timings_.get("fit_s")
+    pub.write_json(run / "work" / "screening.json", summary)
+    _record_time(run, "screen_s", time.perf_counter() - start)
+    return summary
+
+
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in LIBRARIES:
@@ -179,6 +205,7 @@ def build_card(run: Path) -> dict:
         "verdict": _read(run, "verdict.json"),
         "timings": _read(run, "timings.json"),
         "versions": library_versions(),
+        **({"screening": _read(run, "screening.json")} if (run / "work" / "screening.json").exists() else {}),
     }
 
 
@@ -210,7 +237,7 @@ def finish(run: Path) -> Path:
                      + "\n  ".join(verdict["reasons"]), reasons=verdict["reasons"], quarantine=str(where))
 
 
-STEPS = (load_data, train_generator, generate, validate, write_report)
+STEPS = (load_data, train_generator, generate, validate, screen_holdout, write_report)
 
 
 def run_pipeline(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = (),

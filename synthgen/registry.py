@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from synthgen.errors import InputError
 
 T = TypeVar("T", bound=type)
+
+
+def resolve_params(model, params: dict[str, Any]) -> dict[str, Any]:
+    """An estimator's parameters: its spec model's fields validated, with the model's defaults as the
+    only defaults; keys the model does not know (e.g. `progress`) pass through unchanged."""
+    if model is None:
+        return dict(params)
+    fields = model.model_fields
+    known = model.model_validate({k: v for k, v in params.items() if k in fields})
+    return {**known.model_dump(exclude={"name"}), **{k: v for k, v in params.items() if k not in fields}}
 
 
 class Registry(Generic[T]):

@@ -191,6 +191,92 @@ class ScheduleSpec(_Strict):
     timezone: str = "UTC"
 
 
+# -- anomaly scorers (synthgen/anomaly) -------------------------------------------------------------
+class _ScorerSpec(_Strict):
+    false_alarm_rate: float = Field(0.05, gt=0, lt=1, description="The threshold is the (1 - this) quantile "
+                                    "of normal calibration scores: the share of normal data expected to be flagged.")
+    calibration_share: float = Field(0.2, gt=0, lt=1, description="Share of the normal data held back to calibrate "
+                                     "the threshold when fit() gets no calibration set.")
+    random_state: int = 0
+    threads: int = Field(2, ge=1)
+
+
+class FAnoGANScorerSpec(_ScorerSpec):
+    """f-AnoGAN (Schlegl et al. 2019): an izi_f encoder trained with G and D frozen;
+    score = MSE(x, G(E(x))) + kappa * MSE(f(x), f(G(E(x)))), f = discriminator features."""
+
+    name: Literal["fanogan"] = "fanogan"
+    kappa: float = Field(1.0, ge=0, description="Weight of the discriminator-feature residual.")
+    encoder_epochs: int = Field(60, ge=1)
+    encoder_lr: float = Field(1e-3, gt=0)
+    batch_size: int = Field(32, ge=2)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class AnoGANScorerSpec(_ScorerSpec):
+    """AnoGAN (Schlegl et al. 2017): per-sample latent search with G and D frozen;
+    score = (1 - lambda) * residual + lambda * discriminator-feature residual (L1)."""
+
+    name: Literal["anogan"] = "anogan"
+    lambda_weight: float = Field(0.1, ge=0, le=1, description="lambda: weight of the feature residual.")
+    steps: int = Field(500, ge=1, description="Adam steps of the latent search per sample.")
+    lr: float = Field(0.02, gt=0, description="Adam learning rate of the latent search.")
+    candidates: int = Field(8, ge=1, description="Shared seeded starting latents; each sample starts from its best.")
+    batch_size: int = Field(256, ge=1, description="Samples searched at once.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class GANKNNScorerSpec(_ScorerSpec):
+    """Tabular: mean distance to the k nearest rows the trained GAN generates for the normal classes.
+    The saved scorer holds synthetic rows only, never a real one."""
+
+    name: Literal["gan_knn"] = "gan_knn"
+    n_neighbors: int = Field(5, ge=1)
+    reference_rows: int = Field(5000, ge=10, description="Synthetic normal rows drawn as the reference set.")
+
+
+class IsolationForestScorerSpec(_ScorerSpec):
+    name: Literal["isolation_forest"] = "isolation_forest"
+    n_estimators: int = Field(200, ge=1)
+    max_samples: int = Field(256, ge=2)
+
+
+class KNNScorerSpec(_ScorerSpec):
+    name: Literal["knn"] = "knn"
+    n_neighbors: int = Field(5, ge=1)
+
+
+class ECODScorerSpec(_ScorerSpec):
+    name: Literal["ecod"] = "ecod"
+
+
+ImageScorerSpec = Annotated[FAnoGANScorerSpec | AnoGANScorerSpec | IsolationForestScorerSpec | KNNScorerSpec
+                            | ECODScorerSpec, Field(discriminator="name")]
+TabularScorerSpec = Annotated[GANKNNScorerSpec | IsolationForestScorerSpec | KNNScorerSpec | ECODScorerSpec,
+                              Field(discriminator="name")]
+SCORER_SPECS: dict[str, type[_ScorerSpec]] = {
+    m.model_fields["name"].default: m for m in (FAnoGANScorerSpec, AnoGANScorerSpec, GANKNNScorerSpec,
+                                                IsolationForestScorerSpec, KNNScorerSpec, ECODScorerSpec)}
+
+
+class _ScreenSpec(_Strict):
+    normal_classes: list[str] | None = Field(None, description="Classes that count as normal: the scorer is "
+                                             "fitted on them only; null = every class.")
+    top_k: int = Field(16, ge=1, description="Highest-scoring items shown in the screening report.")
+
+
+class ImageScreenSpec(_ScreenSpec):
+    """Ask the augmentation run to also fit an anomaly scorer on the GAN it trained and screen the holdout."""
+
+    scorer: ImageScorerSpec = Field(default_factory=FAnoGANScorerSpec)
+
+
+class TabularScreenSpec(_ScreenSpec):
+    """Ask the augmentation run to also fit an anomaly scorer on the GAN it trained and screen the holdout."""
+
+    scorer: TabularScorerSpec = Field(default_factory=GANKNNScorerSpec)
+
+
 class TabularSpec(_Strict):
     modality: Literal["tabular"]
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
@@ -205,6 +291,7 @@ class TabularSpec(_Strict):
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
     schedule: ScheduleSpec | None = None
+    screen: TabularScreenSpec | None = None
 
 
 class ImageSourceSpec(_OneSource):
@@ -294,6 +381,7 @@ class ImageSpec(_Strict):
     validation: ImageValidationSpec = Field(default_factory=ImageValidationSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
     schedule: ScheduleSpec | None = None
+    screen: ImageScreenSpec | None = None
 
 
 Spec = TabularSpec | ImageSpec

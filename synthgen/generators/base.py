@@ -9,7 +9,6 @@ weights_only=True) plus JSON. The base class owns validation and bookkeeping; su
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,7 +18,8 @@ import polars as pl
 
 from synthgen.data import LabeledTable
 from synthgen.errors import InputError, SynthgenError
-from synthgen.registry import Registry
+from synthgen.persist import load_state, save_state
+from synthgen.registry import Registry, resolve_params
 
 GENERATORS: Registry = Registry("generator")
 
@@ -79,11 +79,7 @@ class Generator:
     params_model: ClassVar[type | None] = None
 
     def __init__(self, **params: Any):
-        if self.params_model is not None:
-            fields = self.params_model.model_fields
-            known = self.params_model.model_validate({k: v for k, v in params.items() if k in fields})
-            params = {**known.model_dump(exclude={"name"}), **{k: v for k, v in params.items() if k not in fields}}
-        self.params = params
+        self.params = resolve_params(self.params_model, params)
 
     # -- public contract -------------------------------------------------------------------
     def fit(self, data, **fit_options) -> "Generator":
@@ -119,30 +115,19 @@ class Generator:
 
     def save(self, directory: str | Path) -> Path:
         self._check_fitted()
-        import torch
-
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         state, weights = self._state()
         meta = {"generator": self.name, "modality": self.modality, "params": self.params,
                 "class_counts": self.class_counts_, "timings": self.timings_,
                 "n_train_rows": self.n_train_rows_, "data": self._data_facts(), "state": state}
-        (directory / "generator.json").write_text(json.dumps(meta, indent=2, default=_json_default))
-        self._save_extra(directory)
-        torch.save(weights, directory / "weights.pt")
-        return directory
+        save_state(directory, "generator.json", meta, weights)
+        self._save_extra(Path(directory))
+        return Path(directory)
 
     @classmethod
     def load(cls, directory: str | Path) -> "Generator":
         """Weights are read with weights_only=True: a saved model cannot run code on load."""
-        import torch
-
         directory = Path(directory)
-        try:
-            meta = json.loads((directory / "generator.json").read_text())
-            weights = torch.load(directory / "weights.pt", weights_only=True, map_location="cpu")
-        except FileNotFoundError as exc:
-            raise InputError(f"{directory}: not a saved synthgen generator ({exc.filename} missing)") from None
+        meta, weights = load_state(directory, "generator.json", "generator")
         klass = GENERATORS.get(meta["generator"])
         if not issubclass(klass, cls):
             raise InputError(f"{directory}: holds a {meta['generator']} generator, not a {cls.__name__}")
@@ -216,13 +201,3 @@ class TabularGenerator(Generator):
         frame = frame[rng.permutation(frame.height).tolist()] if frame.height else frame
         frame = frame.select(self.schema_.columns).cast(dict(self.schema_.schema))
         return LabeledTable(frame=frame, label=self.label_, kinds=dict(self.kinds_), origin="synthetic")
-
-
-def _json_default(value: Any):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

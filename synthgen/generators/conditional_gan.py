@@ -76,6 +76,7 @@ class ConditionalGANGenerator(ImageGenerator):
                                progress=self.params.get("progress", False),
                                stop_after_epochs=stop_after_epochs)
         self.net_ = result.ema.eval()
+        self.discriminator_ = result.discriminator  # kept for the anomaly scorers (train once, use twice)
         self.loss_history_ = result.history
         self.timings_.update(train_s=result.train_s, images_per_s=result.images_per_s,
                              epochs_done=result.epochs_done, resumed_from_epoch=result.resumed_from,
@@ -98,13 +99,15 @@ class ConditionalGANGenerator(ImageGenerator):
         return (np.concatenate(out), np.full(k, cls, dtype=object)), 1.0
 
     def _state(self):
-        return {"loss_history": self.loss_history_}, self.net_.state_dict()
+        weights = {f"ema.{k}": v for k, v in self.net_.state_dict().items()}
+        weights.update({f"discriminator.{k}": v for k, v in self.discriminator_.state_dict().items()})
+        return {"loss_history": self.loss_history_}, weights
 
     def _restore(self, state: dict, weights: dict) -> None:
-        from synthgen.nn.image_gan import ConditionalGeneratorNet
+        from synthgen.training.gan import build_nets
 
-        cfg = self._config()
-        self.net_ = ConditionalGeneratorNet(cfg.latent_dim, cfg.n_classes, cfg.channels, cfg.size, cfg.base_channels)
-        self.net_.load_state_dict(weights)
-        self.net_.eval()
+        self.net_, self.discriminator_ = build_nets(self._config())
+        for prefix, net in (("ema.", self.net_), ("discriminator.", self.discriminator_)):
+            net.load_state_dict({k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)})
+            net.eval()
         self.loss_history_ = state.get("loss_history", {})

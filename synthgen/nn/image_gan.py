@@ -103,3 +103,24 @@ class SmallClassifierNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
+
+
+class EncoderNet(nn.Module):
+    """image (B, C, S, S) -> latent (B, Z): the izi_f encoder of f-AnoGAN (Schlegl et al. 2019).
+
+    The discriminator's downsampling shape without spectral norm or class input (a sample's class
+    is unknown when it is screened); unbounded output, since G's latents are N(0, 1)."""
+
+    def __init__(self, latent_dim: int, channels: int, size: int, base_channels: int = 32):
+        super().__init__()
+        n_down = upsamplings(size)
+        widths = [base_channels * 2 ** i for i in range(n_down + 1)]
+        layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 3, padding=1), nn.LeakyReLU(0.2)]
+        for w_in, w_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.Conv2d(w_in, w_out, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+        self.features = nn.Sequential(*layers)
+        side = size // 2 ** n_down
+        self.head = nn.Linear(widths[-1] * side * side, latent_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).flatten(1))                  # (B, Z)

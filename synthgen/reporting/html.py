@@ -154,8 +154,8 @@ def metric_table(card: dict, metrics: dict) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
-def page(title: str, passed: bool, sections: list[tuple[str, str]]) -> str:
-    badge = '<span class="badge ok">published</span>' if passed else '<span class="badge bad">refused</span>'
+def page(title: str, passed: bool, sections: list[tuple[str, str]], labels: tuple[str, str] = ("published", "refused")) -> str:
+    badge = f'<span class="badge ok">{labels[0]}</span>' if passed else f'<span class="badge bad">{labels[1]}</span>'
     body = "".join(f"<h2>{html.escape(h)}</h2>{content}" for h, content in sections)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{CSS}</style></head><body><h1>{html.escape(title)} {badge}</h1>{body}</body></html>")

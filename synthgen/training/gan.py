@@ -70,6 +70,7 @@ class GANConfig:
 class TrainResult:
     generator: ConditionalGeneratorNet
     ema: ConditionalGeneratorNet
+    discriminator: ProjectionDiscriminatorNet
     epochs_done: int
     history: dict[str, list[float]] = field(default_factory=dict)
     images_per_s: float = 0.0
@@ -173,7 +174,7 @@ def train_gan(images: np.ndarray, labels: np.ndarray, cfg: GANConfig, *, device:
             break
     elapsed = time.perf_counter() - started
     done = epoch + 1 if cfg.epochs > start_epoch else start_epoch
-    return TrainResult(g.cpu(), ema.cpu(), done, history, seen / elapsed if elapsed > 0 and seen else 0.0,
+    return TrainResult(g.cpu(), ema.cpu(), d.cpu().eval(), done, history, seen / elapsed if elapsed > 0 and seen else 0.0,
                        elapsed, start_epoch, stopped)
 
 

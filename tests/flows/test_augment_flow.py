@@ -50,11 +50,27 @@ def test_image_flow_publishes_a_labeled_image_set(spec_file, tmp_path):
             "model": {"name": "conditional_gan", **TINY_GAN, "epochs": 1},
             "sample": {"rows": 100, "balance": True},
             "gates": {"label_fidelity": None, "fd_ratio": None, "coverage": None, "tstr_ratio": None},
-            "validation": {"classifier_epochs": 1, "max_images": 300}}
+            "validation": {"classifier_epochs": 1, "max_images": 300},
+            "screen": {"normal_classes": ["0"], "scorer": {"name": "fanogan", "encoder_epochs": 1}, "top_k": 4}}
     out = tmp_path / "out"
-    state = augment_dataset_flow(str(spec_file(spec)), [], str(out), return_state=True)
+    path = spec_file(spec)
+    state = augment_dataset_flow(str(path), [], str(out), return_state=True)
     assert state.is_completed(), state
     final = state.result()
     card = json.loads((out / "mnist_tiny" / final.split("/")[-1] / "card.json").read_text())
     assert card["modality"] == "image" and card["class_counts"]["synthetic"] == {str(d): 10 for d in range(10)}
     assert _artifact("mnist-tiny-metrics") is not None
+
+    # train once, use twice: the scorer ships with the dataset, the holdout screening goes beside it
+    assert (out / "mnist_tiny" / final.split("/")[-1] / "scorer" / "scorer.json").is_file()
+    screened = card["screening"]
+    assert screened["normal_classes"] == ["0"] and screened["n"] == 1000 and 0 <= screened["auroc"] <= 1
+    assert "flagged" in _artifact("mnist-tiny-screening").data
+
+    # screen_dataset_flow reuses the published scorer and screens the spec's holdout again
+    from flows.screen import screen_dataset_flow
+
+    again = screen_dataset_flow(str(path), datasets=str(out), out=str(tmp_path / "screen"))
+    assert again["scorer_origin"].startswith("published") and again["n"] == 1000
+    assert again["threshold"] == screened["threshold"]
+    assert {p.name for p in (tmp_path / "screen").iterdir()} == {"scores.parquet", "summary.json", "report.html"}

@@ -1,0 +1,131 @@
+"""What the GAN-based image scorers share: a frozen copy of a trained class-conditional GAN (EMA
+generator + projection discriminator), the normal classes' indices in it, and the discriminator
+feature map f(x) (the pooled features before its last layer).
+
+Train once, use twice: `fit(X, generator=...)` takes the generator an augmentation run trained
+(on every class) and uses only the normal classes of X; without one it trains a
+ConditionalGANGenerator on X itself (extra parameter `gan`: that generator's parameters).
+Scoring a sample takes the best (lowest) score over the normal classes, since its class is unknown.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from synthgen.anomaly.base import Scorer
+from synthgen.data import LabeledImages
+from synthgen.errors import InputError
+
+SCORE_BATCH = 512
+
+
+def to_tensor(images: np.ndarray):
+    import torch
+
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)  # (N, C, H, W) in [-1, 1]
+
+
+class GANImageScorer(Scorer):
+    modalities = ("image",)
+    holds_real_data = False  # GAN weights (the same as the published generator's) or synthetic rows
+
+    def _fit(self, X, *, generator=None) -> None:
+        from synthgen.generators import GENERATORS
+
+        data = X if isinstance(X, LabeledImages) else LabeledImages(
+            images=X, labels=np.full(len(X), "normal", dtype=object), classes=("normal",))
+        normal = [c for c, n in data.class_counts().items() if n]
+        if generator is None:
+            present = LabeledImages(images=data.images, labels=data.labels, classes=tuple(normal))
+            gan = {"threads": self.params["threads"], "random_state": self.params["random_state"],
+                   **self.params.get("gan", {})}
+            generator = GENERATORS.get("conditional_gan")(**gan).fit(present)
+        if not hasattr(generator, "discriminator_"):
+            raise InputError(f"{type(generator).__name__}: an image GAN scorer needs a conditional_gan generator "
+                             "(with its discriminator)")
+        missing = [c for c in normal if c not in generator.classes_]
+        if missing:
+            raise InputError(f"normal classes {missing} are not classes of the generator ({generator.classes_})")
+        self.normal_classes_ = normal
+        self.class_index_ = [generator.classes_.index(c) for c in normal]
+        self.gan_config_ = {k: getattr(generator._config(), k)
+                            for k in ("latent_dim", "n_classes", "channels", "size", "base_channels")}
+        if self.gan_config_["size"] != self.input_.shape[0] or self.gan_config_["channels"] != self.input_.shape[2]:
+            raise InputError(f"fit data: images are {self.input_.shape} but the generator makes "
+                             f"{self.gan_config_['size']}x{self.gan_config_['size']}x{self.gan_config_['channels']}")
+        self.g_ = _frozen(copy.deepcopy(generator.net_))
+        self.d_ = _frozen(copy.deepcopy(generator.discriminator_))
+        self._fit_scorer(data.subset(np.flatnonzero(np.isin(data.labels, normal))))
+
+    def _fit_scorer(self, data: LabeledImages) -> None:
+        """Train what the scorer adds on top of the frozen GAN (the encoder for f-AnoGAN)."""
+
+    def features(self, x):
+        return self.d_.features(x).sum(dim=(2, 3))                      # (B, w) pooled D features
+
+    def _batches(self, X):
+        images = self.input_.check(X)
+        for start in range(0, len(images), SCORE_BATCH):
+            yield to_tensor(images[start:start + SCORE_BATCH])
+
+    def _gan_tensors(self) -> dict:
+        out = {f"g.{k}": v for k, v in self.g_.state_dict().items()}
+        out.update({f"d.{k}": v for k, v in self.d_.state_dict().items()})
+        return out
+
+    def _gan_state(self) -> dict:
+        return {"normal_classes": self.normal_classes_, "class_index": self.class_index_, "gan": self.gan_config_}
+
+    def _restore_gan(self, state: dict, tensors: dict) -> None:
+        from synthgen.nn.image_gan import ConditionalGeneratorNet, ProjectionDiscriminatorNet
+
+        self.normal_classes_, self.class_index_, cfg = state["normal_classes"], state["class_index"], state["gan"]
+        self.gan_config_ = cfg
+        self.g_ = ConditionalGeneratorNet(cfg["latent_dim"], cfg["n_classes"], cfg["channels"], cfg["size"],
+                                          cfg["base_channels"])
+        self.d_ = ProjectionDiscriminatorNet(cfg["n_classes"], cfg["channels"], cfg["size"], cfg["base_channels"])
+        for prefix, net in (("g.", self.g_), ("d.", self.d_)):
+            net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+            _frozen(net)
+
+    def explain(self, X) -> dict:
+        """{"residual": |x - reconstruction| per pixel in [0, 1], "reconstruction": uint8 images}."""
+        self._check_fitted()
+        parts = self._components(X)
+        recon = parts["reconstruction"]
+        images = self.input_.check(X)
+        residual = np.abs(images.astype(np.float32) - recon.astype(np.float32)).mean(axis=3) / 255.0
+        return {"residual": residual, "reconstruction": recon}
+
+    def _score(self, X) -> np.ndarray:
+        return self._components(X)["score"]
+
+    def _components(self, X) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+
+def _frozen(net):
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+def to_uint8(x) -> np.ndarray:
+    import torch
+
+    return ((x.permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def best_over_classes(per_class: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per sample, the components of the class with the lowest score."""
+    scores = np.stack([p["score"] for p in per_class])                   # (K, N)
+    pick = scores.argmin(axis=0)
+    out = {}
+    for key in per_class[0]:
+        stacked = np.stack([p[key] for p in per_class])
+        out[key] = stacked[pick, np.arange(stacked.shape[1])]
+    out["class_position"] = pick
+    return out

@@ -1,0 +1,35 @@
+"""Isolation Forest baseline (scikit-learn). sklearn's forest can only be saved by pickling it, so
+the saved scorer keeps the fit rows and the seed instead and regrows the identical forest on load
+(IsolationForest is deterministic given data and random_state; a test checks the scores match)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from synthgen.anomaly.base import SCORERS
+from synthgen.anomaly.knn import _ReferenceScorer
+from synthgen.spec import IsolationForestScorerSpec
+
+
+@SCORERS.register("isolation_forest")
+class IsolationForestScorer(_ReferenceScorer):
+    params_model = IsolationForestScorerSpec
+
+    def _fit(self, X, *, generator=None) -> None:
+        super()._fit(X)
+        self._grow()
+
+    def _grow(self) -> None:
+        from sklearn.ensemble import IsolationForest
+
+        p = self.params
+        self.forest_ = IsolationForest(n_estimators=p["n_estimators"], max_samples=min(p["max_samples"],
+                                       len(self.reference_)), random_state=p["random_state"], n_jobs=1)
+        self.forest_.fit(self.reference_)
+
+    def _score(self, X) -> np.ndarray:
+        return -self.forest_.score_samples(self.input_.matrix(X))  # sklearn: lower = more abnormal
+
+    def _restore(self, state: dict, tensors: dict) -> None:
+        super()._restore(state, tensors)
+        self._grow()

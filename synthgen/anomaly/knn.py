@@ -1,0 +1,33 @@
+"""k-NN distance baseline: mean distance to the k nearest normal fit rows (pixels in [0, 1] for
+images, the TableInput encoding for tables). Keeps the fit rows: a saved kNN scorer holds real data."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from synthgen.anomaly.base import SCORERS, Scorer, knn_distance
+from synthgen.spec import KNNScorerSpec
+
+
+class _ReferenceScorer(Scorer):
+    """Scorers whose whole state is a reference matrix (plus their parameters)."""
+
+    def _fit(self, X, *, generator=None) -> None:
+        self.reference_ = self.input_.matrix(X, "fit data")
+
+    def _reference(self) -> np.ndarray:
+        return self.reference_
+
+    def _state(self):
+        return {}, {"reference": self.reference_}
+
+    def _restore(self, state: dict, tensors: dict) -> None:
+        self.reference_ = tensors["reference"].numpy()
+
+
+@SCORERS.register("knn")
+class KNNScorer(_ReferenceScorer):
+    params_model = KNNScorerSpec
+
+    def _score(self, X) -> np.ndarray:
+        return knn_distance(self.input_.matrix(X), self.reference_, self.params["n_neighbors"])

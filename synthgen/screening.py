@@ -1,0 +1,253 @@
+"""Anomaly screening on the data path: fit a scorer on normal data (reusing a trained generator where
+there is one), score new data, and write `scores.parquet` + a self-contained screening report.
+
+scorer.fit(normal train, calibration = normal holdout) -> threshold -> screen(new data) -> report
+
+The CLI (`synthgen screen`), the flow (`screen_dataset_flow`) and the augmentation run (a spec with
+a `screen:` section) all call these functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from synthgen.data import LabeledImages, LabeledTable
+from synthgen.errors import InputError
+
+SCORER_DIR = "scorer"
+SCREENING_DIR = "screening"
+
+
+# -- which rows are normal ------------------------------------------------------------------------
+def labels_of(data) -> np.ndarray | None:
+    if isinstance(data, LabeledImages):
+        return np.asarray(data.labels).astype(str)
+    if isinstance(data, LabeledTable):
+        return data.frame.get_column(data.label).cast(pl.String).to_numpy().astype(str)
+    return None
+
+
+def normal_classes(spec, classes: list[str]) -> list[str]:
+    """The spec's normal classes (all classes when it names none); unknown names are refused."""
+    wanted = spec.screen.normal_classes if spec.screen is not None else None
+    if wanted is None:
+        return list(classes)
+    unknown = [c for c in wanted if c not in classes]
+    if unknown:
+        raise InputError(f"{spec.name} spec: screen.normal_classes {unknown} are not classes of the data "
+                         f"(classes: {list(classes)})")
+    return [str(c) for c in wanted]
+
+
+def only(data, classes: list[str]):
+    keep = np.flatnonzero(np.isin(labels_of(data), classes))
+    if isinstance(data, LabeledImages):
+        return data.subset(keep)
+    return data.with_frame(data.frame[keep.tolist()])
+
+
+def screen_settings(spec):
+    from synthgen.spec import ImageScreenSpec, TabularScreenSpec
+
+    return spec.screen or (ImageScreenSpec() if spec.modality == "image" else TabularScreenSpec())
+
+
+# -- fit --------------------------------------------------------------------------------------------
+def fit_scorer(spec, train, holdout, *, generator=None):
+    """Fit the spec's scorer on the normal rows of train; calibrate its threshold on the normal rows of
+    the holdout (never fitted on). A GAN scorer reuses `generator` (train once, use twice)."""
+    from synthgen.anomaly import SCORERS
+
+    settings = screen_settings(spec)
+    classes = list(train.classes) if isinstance(train, LabeledImages) else sorted(set(labels_of(train)))
+    normal = normal_classes(spec, classes)
+    params = settings.scorer.model_dump(exclude={"name"})
+    params["gan"] = spec.model.model_dump(exclude={"name"})  # used only when no generator is given
+    scorer = SCORERS.get(settings.scorer.name)(**params)
+    scorer.fit(only(train, normal), calibration=only(holdout, normal), generator=generator)
+    scorer.screen_ = {"normal_classes": normal, "classes": classes}
+    return scorer
+
+
+def save_scorer(scorer, directory: Path) -> Path:
+    scorer.save(directory)
+    (directory / "screen.json").write_text(json.dumps(scorer.screen_, indent=2))
+    return directory
+
+
+def load_scorer(directory: Path):
+    from synthgen.anomaly import Scorer
+
+    scorer = Scorer.load(directory)
+    scorer.screen_ = json.loads((directory / "screen.json").read_text())
+    return scorer
+
+
+# -- screen -----------------------------------------------------------------------------------------
+def screen(scorer, data, *, top_k: int = 16, title: str = "screening", origin: str = "input",
+           dataset: str = "") -> dict[str, Any]:
+    """Score `data`; returns the scores table, the summary and what the report shows."""
+    scores = scorer.decision_function(data)
+    flagged = scores > scorer.threshold_
+    n = len(scores)
+    ids = _ids(data, n)
+    frame = pl.DataFrame({"id": ids, "score": scores, "flagged": flagged})
+    labels = labels_of(data)
+    known = scorer.screen_["classes"]
+    summary: dict[str, Any] = {
+        "dataset": dataset, "title": title, "input": origin, "scorer": scorer.name, "n": n, "flagged": int(flagged.sum()),
+        "threshold": scorer.threshold_, "false_alarm_rate": scorer.params["false_alarm_rate"],
+        "normal_classes": scorer.screen_["normal_classes"],
+        "screened": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    truth = None
+    if labels is not None and len(labels) == n and set(labels) <= set(known):
+        truth = ~np.isin(labels, scorer.screen_["normal_classes"])
+        frame = frame.with_columns(pl.Series("label", labels), pl.Series("anomaly", truth))
+        summary.update(_label_metrics(scores, truth, flagged, top_k))
+    order = np.argsort(-scores, kind="stable")[:top_k]
+    top = _subset(data, order)
+    explained = scorer.explain(top)
+    return {"scores": frame, "summary": summary, "order": order, "top": top, "explained": explained,
+            "truth": truth, "labels": labels}
+
+
+def _label_metrics(scores: np.ndarray, truth: np.ndarray, flagged: np.ndarray, top_k: int) -> dict[str, Any]:
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    out: dict[str, Any] = {"anomalies": int(truth.sum()),
+                           "true_positives": int((flagged & truth).sum()),
+                           "false_positives": int((flagged & ~truth).sum())}
+    if 0 < truth.sum() < len(truth):
+        order = np.argsort(-scores, kind="stable")
+        out["auroc"] = float(roc_auc_score(truth, scores))
+        k = min(top_k, len(scores))
+        out["precision_at_k"] = {"k": k, "value": float(truth[order[:k]].mean())}
+        m = int(truth.sum())
+        out["precision_at_n_anomalies"] = {"k": m, "value": float(truth[order[:m]].mean())}
+        fpr, tpr, _ = roc_curve(truth, scores)
+        out["roc"] = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
+    return out
+
+
+def _ids(data, n: int) -> list[str]:
+    ids = getattr(data, "ids", None)
+    if ids is not None and len(ids) == n:
+        return [str(v) for v in ids]
+    return [str(i) for i in range(n)]
+
+
+def _subset(data, index: np.ndarray):
+    from synthgen.anomaly.base import subset
+
+    return subset(data, index)
+
+
+def write_screening(result: dict[str, Any], out_dir: Path, *, report: str) -> Path:
+    """scores.parquet + summary.json + report.html, appearing together or not at all."""
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        raise InputError(f"{out_dir}: already exists; choose another --out")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    try:
+        result["scores"].write_parquet(tmp / "scores.parquet")
+        summary = {k: v for k, v in result["summary"].items() if k != "roc"}
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (tmp / "report.html").write_text(report)
+        os.rename(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def screen_and_write(scorer, data, out_dir: Path, *, top_k: int, title: str, origin: str,
+                     dataset: str) -> dict[str, Any]:
+    from synthgen.reporting.screening import screening_report
+
+    result = screen(scorer, data, top_k=top_k, title=title, origin=origin, dataset=dataset)
+    write_screening(result, out_dir, report=screening_report(result, scorer))
+    return {k: v for k, v in result["summary"].items() if k != "roc"} | {"out": str(out_dir)}
+
+
+# -- the spec-level entry point (CLI and flow) --------------------------------------------------------
+def published_dir(spec, out: str | Path | None = None) -> Path | None:
+    """The spec's latest published dataset version, if any."""
+    root = Path(out or spec.output.dir).resolve() / spec.name
+    latest = root / "LATEST"
+    if not latest.is_file():
+        return None
+    folder = root / latest.read_text().strip()
+    return folder if folder.is_dir() else None
+
+
+def read_input(spec, path: str | Path, base_dir: Path):
+    """New data to screen, read with the spec's own source settings (format, size, class names...)."""
+    path = Path(path)
+    if not path.is_absolute():
+        path = (Path.cwd() / path).resolve()
+    source = spec.source.model_copy(update={"path": str(path), "builtin": None})
+    if spec.modality == "image":
+        from synthgen.sources.images import read_images
+
+        data, _ = read_images(source, spec.image, base_dir)
+        return data
+    from synthgen.sources import read_table
+
+    frame, _ = read_table(source, base_dir)
+    drop = [c for c, v in spec.columns.items() if v.type == "drop" and c in frame.columns]
+    frame = frame.drop(drop)
+    if spec.label in frame.columns and frame.get_column(spec.label).null_count() == 0:
+        kinds = {}
+        return LabeledTable(frame=frame, label=spec.label, kinds=kinds, origin=str(path))
+    return frame
+
+
+def scorer_for_spec(spec, base_dir: Path, *, out: str | Path | None = None, progress: bool = False):
+    """A published scorer when the spec's latest dataset has one; else one fitted now on the spec's
+    own data, reusing the published generator when there is one (else training the spec's model
+    on the normal classes). Returns (scorer, where it came from, the spec's holdout split)."""
+    from synthgen.modalities import MODALITY_IO
+
+    published = published_dir(spec, out)
+    io = MODALITY_IO[spec.modality]
+    train, holdout, _, _ = io.load(spec, base_dir)
+    if published is not None and (published / SCORER_DIR / "scorer.json").is_file():
+        return load_scorer(published / SCORER_DIR), f"published {published / SCORER_DIR}", holdout
+    generator = None
+    if published is not None and (published / "model").is_dir() and spec.screen is not None:
+        from synthgen.generators import Generator
+
+        generator = Generator.load(published / "model")
+        origin = f"fitted now on the published generator {published / 'model'}"
+    else:
+        origin = "fitted now (no published model)"
+    return fit_scorer(spec, train, holdout, generator=generator), origin, holdout
+
+
+def screen_spec(spec_path: str | Path, *, input: str | Path | None = None, out: str | Path | None = None,
+                overrides: list[str] | tuple[str, ...] = (), datasets: str | Path | None = None) -> dict[str, Any]:
+    """`synthgen screen SPEC [--input PATH]`: without --input, the spec's own holdout split."""
+    from synthgen.publish import new_version
+    from synthgen.spec import load_spec
+
+    loaded = load_spec(spec_path, overrides)
+    spec = loaded.spec
+    scorer, origin, holdout = scorer_for_spec(spec, loaded.base_dir, out=datasets)
+    data = holdout if input is None else read_input(spec, input, loaded.base_dir)
+    where = f"{spec.name} holdout split" if input is None else str(input)
+    out_dir = Path(out) if out else Path(datasets or spec.output.dir) / spec.name / SCREENING_DIR / new_version()
+    summary = screen_and_write(scorer, data, out_dir, top_k=screen_settings(spec).top_k,
+                               title=f"{spec.name}: anomaly screening", origin=where, dataset=spec.name)
+    summary["scorer_origin"] = origin
+    return summary

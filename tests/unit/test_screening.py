@@ -1,0 +1,99 @@
+"""Screening on the data path: train once (augmentation run fits the scorer), use twice (CLI)."""
+
+import json
+
+import polars as pl
+import pytest
+
+from synthgen import pipeline
+from synthgen.cli import main
+from tests.conftest import TINY_CTGAN
+
+
+def cancer_spec(**extra):
+    spec = {"modality": "tabular", "name": "cancer_tiny", "source": {"builtin": "breast_cancer"},
+            "label": "diagnosis", "model": {"name": "ctgan", **{**TINY_CTGAN, "epochs": 30}},
+            "sample": {"rows": 300},
+            "gates": {"tstr_signal_ratio": None, "detection_auc": None, "quality_score": None,
+                      "gx_success_rate": None, "dcr_share": None, "rare_value_excess": None},
+            "screen": {"normal_classes": ["benign"], "scorer": {"name": "gan_knn", "reference_rows": 1000},
+                       "top_k": 5}}
+    spec.update(extra)
+    return spec
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    import yaml
+
+    root = tmp_path_factory.mktemp("screening")
+    path = root / "cancer.yaml"
+    path.write_text(yaml.safe_dump(cancer_spec()))
+    final = pipeline.run_pipeline(path, out=root / "out")
+    return path, root / "out", final
+
+
+def test_augmentation_run_fits_scorer_and_screens_holdout(published):
+    path, out, final = published
+    assert (final / "scorer" / "scorer.json").is_file() and (final / "scorer" / "screen.json").is_file()
+    card = json.loads((final / "card.json").read_text())
+    s = card["screening"]
+    assert s["scorer"] == "gan_knn" and s["normal_classes"] == ["benign"]
+    assert s["auroc"] > 0.8 and s["flagged"] > 0
+    screen_dir = out / "cancer_tiny" / "screening" / final.name
+    scores = pl.read_parquet(screen_dir / "scores.parquet")
+    assert scores.columns == ["id", "score", "flagged", "label", "anomaly"]
+    assert scores.height == s["n"] and scores["flagged"].sum() == s["flagged"]
+    html = (screen_dir / "report.html").read_text()
+    assert "AUROC" in html and "precision@5" in html and "largest contributions" in html
+    assert "https://" not in html
+    # the published dataset folder holds no real row: the screening (which shows real rows) is outside it
+    assert not list(final.rglob("scores.parquet"))
+
+
+def test_cli_screen_reuses_the_published_scorer_on_new_input(published, tmp_path, capsys):
+    path, out, final = published
+    holdout = pl.read_parquet(final.parent / "screening" / final.name / "scores.parquet")
+    from tests.conftest import builtin_split
+
+    _, rows = builtin_split("breast_cancer", holdout=0.2)
+    csv = tmp_path / "incoming.csv"
+    rows.frame.drop("diagnosis").write_csv(csv)
+    code = main(["screen", str(path), "--input", str(csv), "--datasets", str(out), "--out",
+                 str(tmp_path / "s1"), "--no-prefect"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "flagged" in printed and "published" in printed and "AUROC" not in printed  # unlabeled input
+    scores = pl.read_parquet(tmp_path / "s1" / "scores.parquet")
+    assert scores.height == rows.frame.height and scores.columns == ["id", "score", "flagged"]
+    assert holdout.height > 0
+
+
+def test_cli_screen_refuses_bad_input_and_writes_nothing(published, tmp_path, capsys):
+    path, out, _ = published
+    from tests.conftest import builtin_split
+
+    _, rows = builtin_split("breast_cancer", holdout=0.2)
+    csv = tmp_path / "bad.csv"
+    rows.frame.drop("worst area").write_csv(csv)
+    code = main(["screen", str(path), "--input", str(csv), "--datasets", str(out), "--out",
+                 str(tmp_path / "s2"), "--no-prefect"])
+    assert code == 2
+    assert "worst area" in capsys.readouterr().err
+    assert not (tmp_path / "s2").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".s2")]
+
+
+def test_screen_without_published_model_fits_one_on_the_spec(spec_file, tmp_path, capsys):
+    spec = cancer_spec(screen={"normal_classes": ["benign"], "scorer": {"name": "ecod"}})
+    code = main(["screen", str(spec_file(spec)), "--datasets", str(tmp_path / "none"), "--out",
+                 str(tmp_path / "s3"), "--no-prefect"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "fitted now" in printed and "AUROC" in printed
+
+
+def test_unknown_normal_class_is_named(spec_file, tmp_path, capsys):
+    spec = cancer_spec(screen={"normal_classes": ["benign", "healthy"]})
+    code = main(["screen", str(spec_file(spec)), "--datasets", str(tmp_path), "--no-prefect"])
+    assert code == 2
+    assert "healthy" in capsys.readouterr().err
