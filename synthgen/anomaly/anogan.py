@@ -28,7 +28,7 @@ class AnoGANScorer(GANImageScorer):
         self._check_fitted()
         return self._components(X)
 
-    def _components(self, X) -> dict[str, np.ndarray]:
+    def _components(self, X, reconstruct: bool = True) -> dict[str, np.ndarray]:
         images = self.input_.check(X)
         chunks = []
         for start in range(0, len(images), self.params["batch_size"]):

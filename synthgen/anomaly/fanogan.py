@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from synthgen.anomaly.base import SCORERS
-from synthgen.anomaly.gan_images import GANImageScorer, best_over_classes, to_tensor, to_uint8
+from synthgen.anomaly.gan_images import GANImageScorer, _frozen, best_over_classes, to_tensor, to_uint8
 from synthgen.spec import FAnoGANScorerSpec
 from synthgen.training.seeding import resolve_device, seeded
 
@@ -34,6 +34,7 @@ class FAnoGANScorer(GANImageScorer):
                 batch_size=p["batch_size"], lr=p["encoder_lr"], random_state=p["random_state"],
                 device=device)
         self.g_.cpu(), self.d_.cpu()
+        _frozen(self.encoder_)
         self.encoder_history_ = info["history"]
         self.timings_["encoder_train_s"] = info["train_s"]
 
@@ -41,9 +42,9 @@ class FAnoGANScorer(GANImageScorer):
         """Per sample: `pixel` (MSE), `feature` (MSE of D features), `score` = pixel + kappa * feature,
         `reconstruction` (uint8), `class_position` (index into normal_classes_ of the best class)."""
         self._check_fitted()
-        return self._components(X)
+        return self._components(X, reconstruct=True)
 
-    def _components(self, X) -> dict[str, np.ndarray]:
+    def _components(self, X, reconstruct: bool = False) -> dict[str, np.ndarray]:
         import torch
 
         from synthgen.training.encoder import izif_residuals
@@ -57,9 +58,11 @@ class FAnoGANScorer(GANImageScorer):
                 for index in self.class_index_:
                     x_hat = self.g_(z, torch.full((len(x),), index, dtype=torch.long))
                     pixel, feat = izif_residuals(x, x_hat, self.features)
-                    per_class.append({"pixel": pixel.double().numpy(), "feature": feat.double().numpy(),
-                                      "score": (pixel + kappa * feat).double().numpy(),
-                                      "reconstruction": to_uint8(x_hat)})
+                    parts = {"pixel": pixel.double().numpy(), "feature": feat.double().numpy(),
+                             "score": (pixel + kappa * feat).double().numpy()}
+                    if reconstruct:
+                        parts["reconstruction"] = to_uint8(x_hat)
+                    per_class.append(parts)
                 chunks.append(best_over_classes(per_class))
         return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
 
@@ -69,7 +72,6 @@ class FAnoGANScorer(GANImageScorer):
         return {**self._gan_state(), "encoder_history": self.encoder_history_}, tensors
 
     def _restore(self, state: dict, tensors: dict) -> None:
-        from synthgen.anomaly.gan_images import _frozen
         from synthgen.nn.image_gan import EncoderNet
 
         self._restore_gan(state, tensors)

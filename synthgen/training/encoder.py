@@ -15,7 +15,8 @@ from synthgen.nn.image_gan import EncoderNet
 def izif_residuals(x: torch.Tensor, x_hat: torch.Tensor, features) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample (pixel MSE, feature MSE)."""
     pixel = (x - x_hat).pow(2).flatten(1).mean(dim=1)
-    feat = (features(x) - features(x_hat)).pow(2).mean(dim=1)
+    f_x, f_hat = features(torch.cat([x, x_hat])).chunk(2)               # one discriminator pass
+    feat = (f_x - f_hat).pow(2).mean(dim=1)
     return pixel, feat
 
 
