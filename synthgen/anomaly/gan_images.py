@@ -64,9 +64,12 @@ class GANImageScorer(Scorer):
         """Train what the scorer adds on top of the frozen GAN (the encoder for f-AnoGAN)."""
 
     def features(self, x):
-        """f(x): the discriminator's intermediate layer (the paper's choice; all but its last
-        downsampling block), summed over positions -> (B, w). Skipping the last block halves the cost."""
-        return self.d_.features[:-2](x).sum(dim=(2, 3))
+        """f(x): the discriminator's intermediate feature map (all but its last downsampling block),
+        flattened, as in the paper (the residual is then a mean over its n_f elements). Summed over
+        positions instead, the feature term dwarfed the pixel term and the encoder learnt badly:
+        one-class MNIST digits 0-4, 80-epoch GANs, AUROC 0.873 summed vs 0.944 flattened; the main
+        job's ten-class MNIST GAN with digit 0 normal, 0.655 vs 0.996."""
+        return self.d_.features[:-2](x).flatten(1)                     # (B, n_f)
 
     def _batches(self, X):
         images = self.input_.check(X)

@@ -11,10 +11,13 @@ from tests.conftest import TINY_CTGAN, TINY_GAN
 
 
 @pytest.fixture(scope="module")
-def one_class(mnist_split):
-    """Digit 0 as normal; a test split with every digit (0 = normal, others = anomalies)."""
-    train, holdout = mnist_split
-    return train.subset(np.flatnonzero(train.labels == "0")), holdout
+def one_class():
+    """Digit 0 as normal (400 training images); a test split with every digit (others = anomalies)."""
+    from synthgen.data import split_images
+    from tests.conftest import mnist_images
+
+    train, holdout = split_images(mnist_images(500), holdout=0.2, random_state=0)
+    return train.subset(np.flatnonzero(train.labels == "0")), holdout.subset(np.arange(0, len(holdout), 2))
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +29,8 @@ def gan_zero(one_class):
     from synthgen.data import LabeledImages
 
     data = LabeledImages(images=normal.images, labels=normal.labels, classes=("0",))
-    return GENERATORS.get("conditional_gan")(**{**TINY_GAN, "epochs": 15, "base_channels": 16}).fit(data)
+    return GENERATORS.get("conditional_gan")(**{**TINY_GAN, "epochs": 25, "latent_dim": 64,
+                                                "base_channels": 16}).fit(data)
 
 
 @pytest.fixture(scope="module")
