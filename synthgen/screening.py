@@ -49,10 +49,9 @@ def normal_classes(spec, classes: list[str]) -> list[str]:
 
 
 def only(data, classes: list[str]):
-    keep = np.flatnonzero(np.isin(labels_of(data), classes))
-    if isinstance(data, LabeledImages):
-        return data.subset(keep)
-    return data.with_frame(data.frame[keep.tolist()])
+    from synthgen.anomaly.base import subset
+
+    return subset(data, np.flatnonzero(np.isin(labels_of(data), classes)))
 
 
 def screen_settings(spec):
@@ -114,8 +113,10 @@ def screen(scorer, data, *, top_k: int = 16, title: str = "screening", origin: s
         truth = ~np.isin(labels, scorer.screen_["normal_classes"])
         frame = frame.with_columns(pl.Series("label", labels), pl.Series("anomaly", truth))
         summary.update(_label_metrics(scores, truth, flagged, top_k))
+    from synthgen.anomaly.base import subset
+
     order = np.argsort(-scores, kind="stable")[:top_k]
-    top = _subset(data, order)
+    top = subset(data, order)
     explained = scorer.explain(top)
     return {"scores": frame, "summary": summary, "order": order, "top": top, "explained": explained,
             "truth": truth, "labels": labels}
@@ -144,12 +145,6 @@ def _ids(data, n: int) -> list[str]:
     if ids is not None and len(ids) == n:
         return [str(v) for v in ids]
     return [str(i) for i in range(n)]
-
-
-def _subset(data, index: np.ndarray):
-    from synthgen.anomaly.base import subset
-
-    return subset(data, index)
 
 
 def write_screening(result: dict[str, Any], out_dir: Path, *, report: str) -> Path:
@@ -213,17 +208,21 @@ def read_input(spec, path: str | Path, base_dir: Path):
     return frame
 
 
-def scorer_for_spec(spec, base_dir: Path, *, out: str | Path | None = None, progress: bool = False):
+def scorer_for_spec(spec, base_dir: Path, *, out: str | Path | None = None):
     """A published scorer when the spec's latest dataset has one; else one fitted now on the spec's
     own data, reusing the published generator when there is one (else training the spec's model
-    on the normal classes). Returns (scorer, where it came from, the spec's holdout split)."""
+    on the normal classes). Returns (scorer, where it came from, a loader of the spec's holdout split):
+    the source is read only when a scorer must be fitted or the holdout screened."""
     from synthgen.modalities import MODALITY_IO
 
     published = published_dir(spec, out)
-    io = MODALITY_IO[spec.modality]
-    train, holdout, _, _ = io.load(spec, base_dir)
+
+    def load():
+        return MODALITY_IO[spec.modality].load(spec, base_dir)[:2]
+
     if published is not None and (published / SCORER_DIR / "scorer.json").is_file():
-        return load_scorer(published / SCORER_DIR), f"published {published / SCORER_DIR}", holdout
+        return load_scorer(published / SCORER_DIR), f"published {published / SCORER_DIR}", lambda: load()[1]
+    train, holdout = load()
     generator = None
     if published is not None and (published / "model").is_dir() and spec.screen is not None:
         from synthgen.generators import Generator
@@ -232,7 +231,7 @@ def scorer_for_spec(spec, base_dir: Path, *, out: str | Path | None = None, prog
         origin = f"fitted now on the published generator {published / 'model'}"
     else:
         origin = "fitted now (no published model)"
-    return fit_scorer(spec, train, holdout, generator=generator), origin, holdout
+    return fit_scorer(spec, train, holdout, generator=generator), origin, lambda: holdout
 
 
 def screen_spec(spec_path: str | Path, *, input: str | Path | None = None, out: str | Path | None = None,
@@ -244,7 +243,7 @@ def screen_spec(spec_path: str | Path, *, input: str | Path | None = None, out: 
     loaded = load_spec(spec_path, overrides)
     spec = loaded.spec
     scorer, origin, holdout = scorer_for_spec(spec, loaded.base_dir, out=datasets)
-    data = holdout if input is None else read_input(spec, input, loaded.base_dir)
+    data = holdout() if input is None else read_input(spec, input, loaded.base_dir)
     where = f"{spec.name} holdout split" if input is None else str(input)
     out_dir = Path(out) if out else Path(datasets or spec.output.dir) / spec.name / SCREENING_DIR / new_version()
     summary = screen_and_write(scorer, data, out_dir, top_k=screen_settings(spec).top_k,

@@ -28,6 +28,7 @@ from synthgen.data import LabeledImages, LabeledTable
 from synthgen.errors import InputError
 from synthgen.persist import load_state, save_state
 from synthgen.registry import Registry, resolve_params
+from synthgen.validation.context import DistanceEncoder
 
 SCORERS: Registry = Registry("scorer")
 
@@ -76,44 +77,26 @@ def _images(data, origin: str = "input") -> np.ndarray:
     return images
 
 
-class TableInput:
-    """Feature columns encoded for distances: numeric scaled to [0, 1] by the fitted range (nulls ->
-    an indicator where the fitted data had nulls), categories one-hot / sqrt(2) (a mismatch adds
-    exactly 1 to a squared distance, as a full-range numeric difference does)."""
+class TableInput(DistanceEncoder):
+    """Feature columns (the label excluded) in validation's distance encoding, plus the checks a
+    scorer needs: missing columns and empty input are refused by name."""
 
     modality = "tabular"
 
     def __init__(self, plan: list, label: str | None):
-        self.plan = [tuple(p) for p in plan]
+        super().__init__(plan)
         self.label = label
 
     @classmethod
     def fit(cls, data) -> "TableInput":
         frame, label, kinds = _table(data)
-        plan = []
-        for name in frame.columns:
-            if name == label:
-                continue
-            kind = kinds.get(name) or ("categorical" if frame.schema[name] in (pl.String, pl.Categorical, pl.Boolean)
-                                       else "datetime" if frame.schema[name].is_temporal() else "numeric")
-            s = frame.get_column(name)
-            if kind == "categorical":
-                plan.append((name, kind, s.cast(pl.String).fill_null("__null__").unique().sort().to_list()))
-            else:
-                v = _numeric(s, kind, name, "fit data")
-                lo, hi = v.min(), v.max()
-                lo, hi = (0.0, 1.0) if lo is None else (float(lo), float(hi))
-                plan.append((name, kind, [lo, (hi - lo) or 1.0, bool(v.null_count())]))
+        plan = DistanceEncoder.fit(frame, kinds, exclude=(label,)).plan
         if not plan:
             raise InputError("fit data: no feature columns besides the label")
         return cls(plan, label)
 
     def facts(self) -> dict:
         return {"modality": "tabular", "plan": [list(p) for p in self.plan], "label": self.label}
-
-    @property
-    def columns(self) -> list[str]:
-        return [p[0] for p in self.plan]
 
     def check(self, data, origin: str = "input") -> pl.DataFrame:
         frame, _, _ = _table(data, origin)
@@ -124,35 +107,8 @@ class TableInput:
             raise InputError(f"{origin}: no rows to score")
         return frame
 
-    def blocks(self) -> list[tuple[str, slice]]:
-        """Which encoded columns belong to which source column."""
-        out, at = [], 0
-        for name, kind, info in self.plan:
-            width = len(info) if kind == "categorical" else 1 + int(info[2])
-            out.append((name, slice(at, at + width)))
-            at += width
-        return out
-
     def matrix(self, data, origin: str = "input") -> np.ndarray:
-        frame = self.check(data, origin)
-        cols = []
-        for name, kind, info in self.plan:
-            s = frame.get_column(name)
-            if kind == "categorical":
-                lookup = {c: i for i, c in enumerate(info)}
-                idx = np.array([lookup.get(v, -1) for v in s.cast(pl.String).fill_null("__null__").to_list()])
-                block = np.zeros((len(idx), len(info)), dtype=np.float32)
-                ok = idx >= 0  # an unseen category matches none: as far from every normal row as a mismatch
-                block[np.flatnonzero(ok), idx[ok]] = 1 / np.sqrt(2)
-                cols.append(block)
-            else:
-                lo, span, nullable = info
-                v = (_numeric(s, kind, name, origin).to_numpy() - lo) / span
-                isnull = np.isnan(v)
-                cols.append(np.nan_to_num(v, nan=0.0).astype(np.float32)[:, None])
-                if nullable:
-                    cols.append(isnull.astype(np.float32)[:, None])
-        return np.concatenate(cols, axis=1)
+        return self.transform(self.check(data, origin), origin)
 
 
 def _table(data, origin: str = "input") -> tuple[pl.DataFrame, str | None, dict]:
@@ -161,17 +117,6 @@ def _table(data, origin: str = "input") -> tuple[pl.DataFrame, str | None, dict]
     if isinstance(data, pl.DataFrame):
         return data, None, {}
     raise InputError(f"{origin}: expected a table (polars DataFrame or LabeledTable), got {type(data).__name__}")
-
-
-def _numeric(s: pl.Series, kind: str, name: str, origin: str) -> pl.Series:
-    try:
-        s = s.cast(pl.Int64) if kind == "datetime" else s
-        return s.cast(pl.Float64)
-    except Exception as exc:  # polars raises several types for a failed cast
-        raise InputError(f"{origin}: column {name!r} must be {kind}, got {s.dtype} ({exc.__class__.__name__})") from None
-
-
-INPUTS = {"image": ImageInput, "tabular": TableInput}
 
 
 def input_for(data):

@@ -37,44 +37,74 @@ def nearest_distances(queries: np.ndarray, refs: np.ndarray, *, exclude_self: bo
 
 
 class DistanceEncoder:
-    """Numeric columns scaled to [0, 1] by the train range (nulls -> extra 0/1 column),
-    categories one-hot scaled by 1/sqrt(2) so that a mismatch adds exactly 1 to the squared
-    distance, the same weight as a full-range numeric difference."""
+    """Numeric columns scaled to [0, 1] by the fitted range (nulls -> an extra 0/1 column where the
+    fitted data had nulls; the width never depends on the data transformed), categories one-hot
+    scaled by 1/sqrt(2) so that a mismatch adds exactly 1 to the squared distance, the same weight as
+    a full-range numeric difference. The plan is plain JSON (anomaly scorers save it)."""
 
-    def __init__(self, train: LabeledTable):
-        self.plan = []
-        for name in train.columns:
-            kind = train.kinds[name]
-            s = train.frame.get_column(name)
+    def __init__(self, plan: list):
+        self.plan = [tuple(p) for p in plan]
+
+    @classmethod
+    def fit(cls, frame: pl.DataFrame, kinds: dict[str, str], *, exclude: tuple = ()) -> "DistanceEncoder":
+        plan = []
+        for name in frame.columns:
+            if name in exclude:
+                continue
+            kind = kinds.get(name) or ("categorical" if frame.schema[name] in (pl.String, pl.Categorical, pl.Boolean)
+                                       else "datetime" if frame.schema[name].is_temporal() else "numeric")
+            s = frame.get_column(name)
             if kind == "categorical":
-                cats = s.cast(pl.String).fill_null("__null__").unique().sort().to_list()
-                self.plan.append((name, kind, cats))
+                plan.append((name, kind, s.cast(pl.String).fill_null("__null__").unique().sort().to_list()))
             else:
-                v = s.cast(pl.Int64).cast(pl.Float64) if kind == "datetime" else s.cast(pl.Float64)
+                v = _numeric(s, kind, name, "fit data")
                 lo, hi = v.min(), v.max()
-                self.plan.append((name, kind, (float(lo), float(hi - lo) or 1.0, bool(v.null_count()))))
+                lo, hi = (0.0, 1.0) if lo is None else (float(lo), float(hi))
+                plan.append((name, kind, [lo, (hi - lo) or 1.0, bool(v.null_count())]))
+        return cls(plan)
 
-    def transform(self, table: LabeledTable) -> np.ndarray:
-        blocks = []
+    @property
+    def columns(self) -> list[str]:
+        return [p[0] for p in self.plan]
+
+    def blocks(self) -> list[tuple[str, slice]]:
+        """Which encoded columns belong to which source column."""
+        out, at = [], 0
         for name, kind, info in self.plan:
-            s = table.frame.get_column(name)
+            width = len(info) if kind == "categorical" else 1 + int(info[2])
+            out.append((name, slice(at, at + width)))
+            at += width
+        return out
+
+    def transform(self, data, origin: str = "input") -> np.ndarray:
+        frame = data.frame if isinstance(data, LabeledTable) else data
+        cols = []
+        for name, kind, info in self.plan:
+            s = frame.get_column(name)
             if kind == "categorical":
-                values = s.cast(pl.String).fill_null("__null__").to_numpy()
                 lookup = {c: i for i, c in enumerate(info)}
-                idx = np.array([lookup.get(v, -1) for v in values])
-                block = np.zeros((len(values), len(info)), dtype=np.float32)
-                ok = idx >= 0
+                idx = np.array([lookup.get(v, -1) for v in s.cast(pl.String).fill_null("__null__").to_list()])
+                block = np.zeros((len(idx), len(info)), dtype=np.float32)
+                ok = idx >= 0  # an unseen category matches none: as far from every row as a mismatch
                 block[np.flatnonzero(ok), idx[ok]] = 1 / np.sqrt(2)
-                blocks.append(block)
+                cols.append(block)
             else:
                 lo, span, nullable = info
-                v = s.cast(pl.Int64).cast(pl.Float64) if kind == "datetime" else s.cast(pl.Float64)
-                arr = ((v.to_numpy() - lo) / span).astype(np.float32)
-                isnull = np.isnan(arr)
-                blocks.append(np.nan_to_num(arr, nan=0.0)[:, None])
-                if nullable or isnull.any():
-                    blocks.append(isnull.astype(np.float32)[:, None])
-        return np.concatenate(blocks, axis=1)
+                v = (_numeric(s, kind, name, origin).to_numpy() - lo) / span
+                cols.append(np.nan_to_num(v, nan=0.0).astype(np.float32)[:, None])
+                if nullable:
+                    cols.append(np.isnan(v).astype(np.float32)[:, None])
+        return np.concatenate(cols, axis=1)
+
+
+def _numeric(s: pl.Series, kind: str, name: str, origin: str) -> pl.Series:
+    from synthgen.errors import InputError
+
+    try:
+        s = s.cast(pl.Int64) if kind == "datetime" else s
+        return s.cast(pl.Float64)
+    except Exception as exc:  # polars raises several types for a failed cast
+        raise InputError(f"{origin}: column {name!r} must be {kind}, got {s.dtype} ({exc.__class__.__name__})") from None
 
 
 class CachedViews:
@@ -116,7 +146,7 @@ class ValidationContext(CachedViews):
     # -- distance views --------------------------------------------------------------------------
     @cached_property
     def encoder(self) -> DistanceEncoder:
-        return DistanceEncoder(self.train)
+        return DistanceEncoder.fit(self.train.frame, self.train.kinds)
 
     @cached_property
     def train_x(self) -> np.ndarray:
