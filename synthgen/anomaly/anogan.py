@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from synthgen.anomaly.base import SCORERS
-from synthgen.anomaly.gan_images import GANImageScorer, best_over_classes, to_tensor, to_uint8
+from synthgen.anomaly.gan_images import GANImageScorer, best_over_classes, frozen_weights, to_tensor, to_uint8
 from synthgen.spec import AnoGANScorerSpec
 
 
@@ -31,8 +31,9 @@ class AnoGANScorer(GANImageScorer):
     def _components(self, X, reconstruct: bool = True) -> dict[str, np.ndarray]:
         images = self.input_.check(X)
         chunks = []
-        for start in range(0, len(images), self.params["batch_size"]):
-            chunks.append(self._search(to_tensor(images[start:start + self.params["batch_size"]])))
+        with frozen_weights():
+            for start in range(0, len(images), self.params["batch_size"]):
+                chunks.append(self._search(to_tensor(images[start:start + self.params["batch_size"]])))
         return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
 
     def _losses(self, x, z, y, f_x):

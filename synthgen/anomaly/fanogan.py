@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from synthgen.anomaly.base import SCORERS
-from synthgen.anomaly.gan_images import GANImageScorer, _frozen, best_over_classes, to_tensor, to_uint8
+from synthgen.anomaly.gan_images import (GANImageScorer, _frozen, best_over_classes, frozen_weights, to_tensor,
+                                         to_uint8)
 from synthgen.spec import FAnoGANScorerSpec
 from synthgen.training.seeding import resolve_device, seeded
 
@@ -27,7 +28,7 @@ class FAnoGANScorer(GANImageScorer):
         p = self.params
         device = resolve_device(p["device"])
         self.g_.to(device), self.d_.to(device)
-        with seeded(p["random_state"], threads=p["threads"]):
+        with seeded(p["random_state"], threads=p["threads"]), frozen_weights():
             self.encoder_, info = train_encoder(
                 self.g_, self.features, to_tensor(data.images), classes, latent_dim=self.gan_config_["latent_dim"],
                 base_channels=self.gan_config_["base_channels"], kappa=p["kappa"], epochs=p["encoder_epochs"],
@@ -51,7 +52,7 @@ class FAnoGANScorer(GANImageScorer):
 
         kappa = self.params["kappa"]
         chunks = []
-        with torch.inference_mode():
+        with torch.inference_mode(), frozen_weights():
             for x in self._batches(X):
                 z = self.encoder_(x)
                 per_class = []
