@@ -12,7 +12,10 @@ Cases (every scorer fitted on normal data only, threshold-free AUROC on a labell
   vs IsolationForest, k-NN, ECOD.
 - scoring throughput (img/s, 28x28, 2 threads) of f-AnoGAN vs AnoGAN.
 
-  .venv/bin/python bench/bench_anomaly.py --gan-minutes 1.0 --out bench/out/anomaly
+  .venv/bin/python bench/bench_anomaly.py [--pneumonia ../shared/data/pneumoniamnist.npz] [--out bench/out/anomaly]
+
+Per case one GAN of 240 epochs on the normal training images (~2.7 min for 400 MNIST digits on
+2 cores; 80 epochs gave one-class MNIST mean AUROC 0.925 instead, digit 8 0.83 vs 0.94).
 """
 
 from __future__ import annotations
@@ -185,8 +188,8 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--cases", nargs="+", default=["mnist", "mni152", "pneumonia", "breast_cancer"])
     p.add_argument("--digits", nargs="+", default=[str(d) for d in range(10)])
-    p.add_argument("--gan-minutes", type=float, default=1.0, help="GAN training budget per case")
-    p.add_argument("--gan-params", default="{}", help="JSON generator parameters")
+    p.add_argument("--gan-minutes", type=float, default=5.0, help="GAN training budget per case")
+    p.add_argument("--gan-params", default='{"epochs": 240}', help="JSON generator parameters")
     p.add_argument("--encoder-epochs", type=int, default=60)
     p.add_argument("--anogan-steps", type=int, default=500)
     p.add_argument("--anogan-subset", type=int, default=100, help="test items AnoGAN scores per case (0 = none)")

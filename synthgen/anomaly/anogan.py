@@ -20,13 +20,10 @@ from synthgen.spec import AnoGANScorerSpec
 
 @SCORERS.register("anogan")
 class AnoGANScorer(GANImageScorer):
-    params_model = AnoGANScorerSpec
+    """`components(X)` per sample: `residual` (sum |x - G(z*)|), `feature` (sum |f(x) - f(G(z*))|),
+    `score` = (1 - lambda) * residual + lambda * feature, `reconstruction`, `class_position`."""
 
-    def components(self, X) -> dict[str, np.ndarray]:
-        """Per sample: `residual` (sum |x - G(z*)|), `feature` (sum |f(x) - f(G(z*))|),
-        `score` = (1 - lambda) * residual + lambda * feature, `reconstruction`, `class_position`."""
-        self._check_fitted()
-        return self._components(X)
+    params_model = AnoGANScorerSpec
 
     def _components(self, X, reconstruct: bool = True) -> dict[str, np.ndarray]:
         images = self.input_.check(X)

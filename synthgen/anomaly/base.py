@@ -28,6 +28,7 @@ from synthgen.data import LabeledImages, LabeledTable
 from synthgen.errors import InputError
 from synthgen.persist import load_state, save_state
 from synthgen.registry import Registry, resolve_params
+from synthgen.training.seeding import torch_threads
 from synthgen.validation.context import DistanceEncoder
 
 SCORERS: Registry = Registry("scorer")
@@ -189,7 +190,7 @@ class Scorer:
     def decision_function(self, X) -> np.ndarray:
         """Anomaly scores, higher = more anomalous. Never changes the scorer."""
         self._check_fitted()
-        with _threads(self.params["threads"]):
+        with torch_threads(self.params["threads"]):
             return np.asarray(self._score(X), dtype=np.float64)
 
     def predict(self, X) -> np.ndarray:
@@ -258,24 +259,6 @@ class Scorer:
     def _check_fitted(self) -> None:
         if not hasattr(self, "input_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() first")
-
-
-class _threads:
-    """Pin torch threads while scoring and restore them afterwards."""
-
-    def __init__(self, n: int):
-        self.n = n
-
-    def __enter__(self):
-        import torch
-
-        self.old = torch.get_num_threads()
-        torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc):
-        import torch
-
-        torch.set_num_threads(self.old)
 
 
 def _nearest_index(q: np.ndarray, ref: np.ndarray, chunk: int = 2048) -> np.ndarray:

@@ -14,7 +14,10 @@ from synthgen.training.seeding import resolve_device, seeded
 
 @SCORERS.register("fanogan")
 class FAnoGANScorer(GANImageScorer):
-    """score = MSE(x, G(E(x))) + kappa * MSE(f(x), f(G(E(x)))) (components in `components(X)`)."""
+    """score = MSE(x, G(E(x))) + kappa * MSE(f(x), f(G(E(x)))).
+
+    `components(X)` per sample: `pixel` (MSE), `feature` (MSE of D features), `score` = pixel +
+    kappa * feature, `reconstruction` (uint8), `class_position` (index into normal_classes_)."""
 
     params_model = FAnoGANScorerSpec
 
@@ -38,12 +41,6 @@ class FAnoGANScorer(GANImageScorer):
         _frozen(self.encoder_)
         self.encoder_history_ = info["history"]
         self.timings_["encoder_train_s"] = info["train_s"]
-
-    def components(self, X) -> dict[str, np.ndarray]:
-        """Per sample: `pixel` (MSE), `feature` (MSE of D features), `score` = pixel + kappa * feature,
-        `reconstruction` (uint8), `class_position` (index into normal_classes_ of the best class)."""
-        self._check_fitted()
-        return self._components(X, reconstruct=True)
 
     def _components(self, X, reconstruct: bool = False) -> dict[str, np.ndarray]:
         import torch

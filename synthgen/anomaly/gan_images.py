@@ -22,10 +22,12 @@ SCORE_ELEMENTS = 2 ** 16  # values per scoring batch: small batches stay in cach
 
 
 def to_tensor(images: np.ndarray):
+    """uint8 (N, H, W, C) -> float (N, C, H, W) in [-1, 1], channels-last like the frozen nets."""
     import torch
 
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)  # (N, C, H, W) in [-1, 1]
-    return x.contiguous(memory_format=torch.channels_last)
+    from synthgen.training.classifier import to_tensor as nchw
+
+    return nchw(images).contiguous(memory_format=torch.channels_last)
 
 
 class GANImageScorer(Scorer):
@@ -96,6 +98,11 @@ class GANImageScorer(Scorer):
         for prefix, net in (("g.", self.g_), ("d.", self.d_)):
             net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
             _frozen(net)
+
+    def components(self, X) -> dict[str, np.ndarray]:
+        """The score's parts per sample, for the best normal class (keys: see the scorer's docstring)."""
+        self._check_fitted()
+        return self._components(X, reconstruct=True)
 
     def explain(self, X) -> dict:
         """{"residual": |x - reconstruction| per pixel in [0, 1], "reconstruction": uint8 images}."""

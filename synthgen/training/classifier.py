@@ -7,6 +7,7 @@ import torch
 from torch.nn import functional as F
 
 from synthgen.nn.image_gan import SmallClassifierNet
+from synthgen.training.seeding import seeded
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -21,32 +22,26 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, *, 
                      batch_size: int = 64, random_state: int = 0, threads: int = 2) -> SmallClassifierNet:
     """`epochs` passes over the data, raised so that training takes at least MIN_STEPS steps."""
     gen = torch.Generator().manual_seed(random_state)
-    old = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(random_state)
-            h, _, c = images.shape[1:]
-            net = SmallClassifierNet(n_classes, c, h)
-            opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-            x_all, y_all = to_tensor(images), torch.from_numpy(labels.astype(np.int64))
-            steps = max(1, int(np.ceil(len(x_all) / batch_size)))
-            epochs = max(epochs, int(np.ceil(MIN_STEPS / steps)))
-            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=epochs * steps)
-            net.train()
-            for _ in range(epochs):
-                order = torch.randperm(len(x_all), generator=gen)
-                for s in range(steps):
-                    idx = order[s * batch_size:(s + 1) * batch_size]
-                    if len(idx) < 2:
-                        continue
-                    loss = F.cross_entropy(net(x_all[idx]), y_all[idx])
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    sched.step()
-    finally:
-        torch.set_num_threads(old)
+    with seeded(random_state, threads=threads):
+        h, _, c = images.shape[1:]
+        net = SmallClassifierNet(n_classes, c, h)
+        opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+        x_all, y_all = to_tensor(images), torch.from_numpy(labels.astype(np.int64))
+        steps = max(1, int(np.ceil(len(x_all) / batch_size)))
+        epochs = max(epochs, int(np.ceil(MIN_STEPS / steps)))
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=epochs * steps)
+        net.train()
+        for _ in range(epochs):
+            order = torch.randperm(len(x_all), generator=gen)
+            for s in range(steps):
+                idx = order[s * batch_size:(s + 1) * batch_size]
+                if len(idx) < 2:
+                    continue
+                loss = F.cross_entropy(net(x_all[idx]), y_all[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
     return net.eval()
 
 

@@ -9,6 +9,20 @@ import numpy as np
 
 
 @contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """Pin torch's intra-op threads inside the block (None: leave them) and restore them afterwards."""
+    import torch
+
+    old = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+@contextlib.contextmanager
 def seeded(random_state: int, *, threads: int | None = None):
     """Seed python/numpy/torch global RNGs inside the block and restore them afterwards.
 
@@ -19,17 +33,13 @@ def seeded(random_state: int, *, threads: int | None = None):
 
     py_state = random.getstate()
     np_state = np.random.get_state()
-    old_threads = torch.get_num_threads()
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), torch_threads(threads):
         random.seed(random_state)
         np.random.seed(random_state % 2**32)
         torch.manual_seed(random_state)
-        if threads:
-            torch.set_num_threads(threads)
         try:
             yield
         finally:
-            torch.set_num_threads(old_threads)
             random.setstate(py_state)
             np.random.set_state(np_state)
 
