@@ -12,6 +12,10 @@ Cases (every scorer fitted on normal data only, threshold-free AUROC on a labell
   vs IsolationForest, k-NN, ECOD.
 - scoring throughput (img/s, 28x28, 2 threads) of f-AnoGAN vs AnoGAN.
 
+Known weak case: on PneumoniaMNIST the reconstruction scorers rank pneumonia as *more* normal
+(f-AnoGAN AUROC 0.44, AnoGAN 0.27 on its subset; IsolationForest 0.60, ECOD 0.62 are the best there).
+Screen such data with a baseline scorer.
+
   .venv/bin/python bench/bench_anomaly.py [--pneumonia ../shared/data/pneumoniamnist.npz] [--out bench/out/anomaly]
 
 Per case one GAN of 240 epochs on the normal training images (~2.7 min for 400 MNIST digits on
