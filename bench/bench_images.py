@@ -105,7 +105,7 @@ class DCGAN:
 
 def _metrics(train, holdout, synthetic) -> dict:
     from synthgen.validation.images import ImageValidationContext
-    from synthgen.validation.metrics import run_metrics
+    from synthgen.validation.suite import run_metrics
 
     start = time.perf_counter()
     res = run_metrics(ImageValidationContext(train, holdout, synthetic, classifier_epochs=5), modality="image")
@@ -182,7 +182,7 @@ def main() -> None:
                   f"sample={r['sample_img_per_s']:7.0f} img/s label_fidelity={r['label_fidelity']:.3f} "
                   f"TSTR={r['tstr_accuracy']:.3f} TRTR={r['trtr_accuracy']:.3f} ratio={r['tstr_ratio']:.3f} "
                   f"fd_ratio={r['fd_ratio']:.1f} density={r['density']:.3f} coverage={r['coverage']:.3f} "
-                  f"uplift={r['image_augmentation_uplift']:+.3f} memorization={r['memorization_share']:.3f} "
+                  f"uplift={r['augmentation_uplift']:+.3f} memorization={r['memorization_share']:.3f} "
                   f"validate={r['validate_s']:.0f}s", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "images.json").write_text(json.dumps(rows, indent=2))

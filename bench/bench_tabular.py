@@ -58,7 +58,7 @@ def _split(name):
 
 def _validate(train, holdout, synthetic) -> dict:
     from synthgen.validation.context import ValidationContext
-    from synthgen.validation.metrics import run_metrics
+    from synthgen.validation.suite import run_metrics
 
     start = time.perf_counter()
     results = run_metrics(ValidationContext(train, holdout, synthetic))

@@ -1,5 +1,4 @@
-"""Prefect flows and deployments only; every task is one call into the synthgen library."""
+"""Prefect flows and deployments only; every task is one call into the synthgen library.
+(Importing synthgen applies its environment defaults, also when a worker imports a deployed flow.)"""
 
-from synthgen.settings import apply_env_defaults
-
-apply_env_defaults()  # also when a worker imports a deployed flow, not only via the CLI
+import synthgen  # noqa: F401

@@ -32,34 +32,8 @@ IO = dict(retries=2, retry_delay_seconds=2, retry_condition_fn=_transient)
 TASK = dict(cache_policy=NO_CACHE, persist_result=False)
 
 
-@task(name="load-data", **TASK, **IO)
-def load_data(run: Path) -> dict:
-    return pipeline.load_data(run)
-
-
-@task(name="train-generator", **TASK)
-def train_generator(run: Path) -> Path:
-    return pipeline.train_generator(run)
-
-
-@task(name="generate", **TASK)
-def generate(run: Path) -> Path:
-    return pipeline.generate(run)
-
-
-@task(name="validate", **TASK)
-def validate(run: Path) -> dict:
-    return pipeline.validate(run)
-
-
-@task(name="screen-holdout", **TASK)
-def screen_holdout(run: Path) -> dict | None:
-    return pipeline.screen_holdout(run)
-
-
-@task(name="write-report", **TASK, **IO)
-def write_report(run: Path) -> Path:
-    return pipeline.write_report(run)
+# One Prefect task per pipeline step, named as the step (the pipeline's STEPS is the one list).
+TASKS = {step.name: task(name=step.name, **TASK, **(IO if step.io else {}))(step.fn) for step in pipeline.STEPS}
 
 
 @task(name="publish", **TASK, **IO)
@@ -90,19 +64,15 @@ def _artifacts(run: Path) -> None:
 def augment_dataset_flow(spec_path: str, overrides: list[str] | None = None, out: str | None = None,
                          progress: bool = False) -> str:
     run = pipeline.start_run(spec_path, overrides or [], out, progress=progress)
+    results = pipeline.run_steps(run, lambda step, path: TASKS[step.name](path))
     try:
-        load_data(run)
-        train_generator(run)
-        generate(run)
-        validate(run)
-        screened = screen_holdout(run)
-        write_report(run)
         _artifacts(run)
     except BaseException:
         from synthgen.publish import discard
 
         discard(run)
         raise
+    screened = results["screen-holdout"]
     if screened is not None:
         from flows.screen import screening_artifacts
 

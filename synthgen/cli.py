@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 
@@ -59,6 +60,20 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def flow(name: str):
+    """A Prefect flow (or flow helper) from the `synthgen.flows` entry points: the orchestration layer
+    registers itself, the library never imports it."""
+    from importlib.metadata import entry_points
+
+    from synthgen.errors import SynthgenError
+
+    found = [ep for ep in entry_points(group="synthgen.flows") if ep.name == name]
+    if not found:
+        raise SynthgenError(f"no `synthgen.flows` entry point {name!r}: reinstall synthgen (pip install -e .) "
+                            "or run with --no-prefect")
+    return found[0].load()
+
+
 def _run(args) -> int:
     """Run every spec even if one fails; the exit code is the worst one (3 > 2 > 0)."""
     from synthgen.errors import SynthgenError
@@ -73,9 +88,7 @@ def _run(args) -> int:
 
                 final = run_pipeline(spec, args.overrides, args.out, progress=not args.quiet)
             else:
-                from flows.augment import augment_dataset_flow
-
-                final = augment_dataset_flow(str(spec), list(args.overrides),
+                final = flow("augment")(str(spec), list(args.overrides),
                                              str(args.out) if args.out else None, progress=not args.quiet)
             print(f"{spec}: published {final}")
             _print_screening(final)
@@ -118,9 +131,7 @@ def _screen(args) -> int:
 
         summary = screen_spec(str(args.spec), **kwargs)
     else:
-        from flows.screen import screen_dataset_flow
-
-        summary = screen_dataset_flow(str(args.spec), **kwargs)
+        summary = flow("screen")(str(args.spec), **kwargs)
     print(screen_line(args.spec, summary))
     return 0
 
@@ -134,9 +145,7 @@ def screen_line(spec, s: dict) -> str:
 
 
 def _deploy(args) -> int:
-    from flows.deploy import deploy_spec
-
-    deployment_id = deploy_spec(args.spec, args.overrides, args.out)
+    deployment_id = flow("deploy")(args.spec, args.overrides, args.out)
     print(f"deployment {deployment_id} registered for {args.spec}")
     return 0
 
@@ -168,10 +177,10 @@ COMMANDS = {"run": _run, "check": _check, "screen": _screen, "deploy": _deploy, 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from synthgen.settings import apply_env_defaults
+    import synthgen  # noqa: F401  (applies synthgen's environment defaults)
 
-    apply_env_defaults()
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the CLI prints its own summary
+    warnings.formatwarning = lambda message, category, *a, **k: f"synthgen: warning: {message}\n"
     from synthgen.errors import SynthgenError
 
     try:

@@ -18,6 +18,8 @@ from synthgen.errors import InputError
 Kind = Literal["numeric", "categorical", "datetime"]
 # Integer columns with at most this many distinct values are treated as categories (codes).
 SMALL_INT_CATEGORIES = 10
+# How a null category is spelled wherever categories become text (encodings, CTGAN, fidelity).
+NULL_TOKEN = "__null__"
 
 
 @dataclass(frozen=True)

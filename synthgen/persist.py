@@ -32,6 +32,12 @@ def save_state(directory: str | Path, json_name: str, meta: dict, tensors: dict)
     return directory
 
 
+def load_prefixed(net, tensors: dict, prefix: str):
+    """Load the tensors saved under `prefix` (one weights file holds several nets) into `net`."""
+    net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+    return net
+
+
 def load_state(directory: str | Path, json_name: str, what: str) -> tuple[dict, dict]:
     import torch
 

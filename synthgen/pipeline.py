@@ -5,7 +5,8 @@ spec -> source -> train/holdout split -> generator.fit -> sample -> validate -> 
 
 Each step is one function taking the run folder (see publish.py) and writing its outputs there,
 so the Prefect flow can make each step a task (results stay small: paths) and the CLI and tests
-can call the same functions without Prefect (`run_pipeline`).
+can call the same functions without Prefect (`run_pipeline`). Inside a step, a `Run` handle reads
+the spec and each data set once. `STEPS` is the one list of steps; the flow iterates it too.
 """
 
 from __future__ import annotations
@@ -13,47 +14,80 @@ from __future__ import annotations
 import json
 import platform
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from synthgen import publish as pub
 from synthgen.errors import GateFailed, SynthgenError
-from synthgen.modalities import MODALITY_IO
+from synthgen.modalities import MODALITIES
 from synthgen.spec import LoadedSpec, load_spec, validate_spec
 
 LIBRARIES = ("synthgen", "torch", "ctgan", "rdt", "polars", "pandas", "numpy", "scikit-learn",
              "great-expectations", "prefect", "pydantic")
 
 
-# -- run folder helpers ---------------------------------------------------------------------------
-def _read(run: Path, name: str) -> Any:
-    return json.loads((run / "work" / name).read_text())
+class Run:
+    """A run folder: `work/` (spec, real splits, step records) and `dataset/` (what may be published).
+    Reads the spec, its adapter and each data set at most once."""
 
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.work = self.path / "work"
+        self.dataset = self.path / "dataset"
+        self._data: dict[str, Any] = {}
 
-def _spec(run: Path):
-    return validate_spec(_read(run, "spec.json"), origin=str(run / "work" / "spec.json"))
+    def read(self, name: str) -> Any:
+        return json.loads((self.work / name).read_text())
 
+    def write(self, name: str, data: Any) -> None:
+        pub.write_json(self.work / name, data)
 
-def _io(spec):
-    return MODALITY_IO[spec.modality]
+    @cached_property
+    def info(self) -> dict:
+        return self.read("run.json")
 
+    @cached_property
+    def spec(self):
+        return validate_spec(self.read("spec.json"), origin=str(self.work / "spec.json"))
 
-def _record_time(run: Path, step: str, seconds: float) -> None:
-    path = run / "work" / "timings.json"
-    timings = json.loads(path.read_text()) if path.exists() else {}
-    timings[step] = round(seconds, 3)
-    pub.write_json(path, timings)
+    @cached_property
+    def adapter(self):
+        return MODALITIES.get(self.spec.modality)
 
+    def data(self, which: str):
+        """train / holdout (real, work folder) or synthetic (dataset folder), in the adapter's container."""
+        if which not in self._data:
+            self._data[which] = self.adapter.read(self.path, which)
+        return self._data[which]
 
-def _data(run: Path, which: str):
-    """train / holdout (real, work folder) or synthetic (dataset folder), in the modality's container."""
-    return _io(_spec(run)).read(run, which)
+    def model_meta(self) -> dict:
+        return json.loads((self.dataset / "model" / "generator.json").read_text())
+
+    def metrics(self) -> dict:
+        return json.loads((self.dataset / "metrics.json").read_text())
+
+    def record_time(self, step: str, seconds: float) -> None:
+        path = self.work / "timings.json"
+        timings = json.loads(path.read_text()) if path.exists() else {}
+        timings[step] = round(seconds, 3)
+        pub.write_json(path, timings)
+
+    def checkpoint_dir(self) -> Path:
+        """Outside the run folder, keyed by spec hash: a killed run's next attempt resumes from here."""
+        info = self.info
+        return Path(info["out_dir"]) / pub.STAGING / "checkpoints" / info["dataset"] / info["spec_hash"][:16]
 
 
 def run_info(run: Path) -> dict:
-    return _read(run, "run.json")
+    return Run(run).info
+
+
+def checkpoint_dir(run: Path) -> Path:
+    return Run(run).checkpoint_dir()
 
 
 # -- steps ----------------------------------------------------------------------------------------
@@ -76,21 +110,14 @@ def start_run(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = ()
 
 def load_data(run: Path) -> dict:
     start = time.perf_counter()
-    spec, info = _spec(run), run_info(run)
-    io = _io(spec)
-    train, holdout, source, warnings = io.load(spec, Path(info["spec_dir"]))
-    io.save_real(run / "work", train, holdout)
+    r = Run(run)
+    train, holdout, source, warnings = r.adapter.load(r.spec, Path(r.info["spec_dir"]))
+    r.adapter.save_real(r.work, train, holdout)
     summary = {"source": source.as_dict(), "train_rows": len(train), "holdout_rows": len(holdout),
                "warnings": warnings}
-    pub.write_json(run / "work" / "source.json", summary)
-    _record_time(run, "load_data_s", time.perf_counter() - start)
+    r.write("source.json", summary)
+    r.record_time("load_data_s", time.perf_counter() - start)
     return summary
-
-
-def checkpoint_dir(run: Path) -> Path:
-    """Outside the run folder, keyed by spec hash: a killed run's next attempt resumes from here."""
-    info = run_info(run)
-    return Path(info["out_dir"]) / pub.STAGING / "checkpoints" / info["dataset"] / info["spec_hash"][:16]
 
 
 def train_generator(run: Path) -> Path:
@@ -99,17 +126,18 @@ def train_generator(run: Path) -> Path:
     from synthgen.generators import GENERATORS
 
     start = time.perf_counter()
-    spec = _spec(run)
+    r = Run(run)
+    spec = r.spec
     params = spec.model.model_dump(exclude={"name"})
-    params["progress"] = run_info(run)["progress"]
-    ckpt = checkpoint_dir(run)
-    options = _io(spec).fit_options(spec, run, ckpt)
-    generator = GENERATORS.get(spec.model.name)(**params).fit(_data(run, "train"), **options)
-    model_dir = generator.save(run / "dataset" / "model")
+    params["progress"] = r.info["progress"]
+    ckpt = r.checkpoint_dir()
+    options = r.adapter.fit_options(spec, ckpt)
+    generator = GENERATORS.get(spec.model.name)(**params).fit(r.data("train"), **options)
+    model_dir = generator.save(r.dataset / "model")
     shutil.rmtree(ckpt, ignore_errors=True)
     for parent in (ckpt.parent, ckpt.parent.parent, ckpt.parent.parent.parent):
-        pub._drop_empty(parent)
-    _record_time(run, "train_s", time.perf_counter() - start)
+        pub.drop_empty(parent)
+    r.record_time("train_s", time.perf_counter() - start)
     return model_dir
 
 
@@ -117,35 +145,35 @@ def generate(run: Path) -> Path:
     from synthgen.generators import Generator
 
     start = time.perf_counter()
-    spec = _spec(run)
-    generator = Generator.load(run / "dataset" / "model")
+    r = Run(run)
+    spec = r.spec
+    generator = Generator.load(r.dataset / "model")
     synthetic = generator.sample(spec.sample.rows, per_class=spec.sample.per_class,
                                  balance=spec.sample.balance, random_state=spec.sample.random_state,
                                  max_rounds=spec.sample.max_rounds)
-    _io(spec).write_synthetic(run / "dataset", synthetic, random_state=spec.sample.random_state)
-    pub.write_json(run / "work" / "sample.json", synthetic.meta)
-    _record_time(run, "sample_s", time.perf_counter() - start)
-    return run / "dataset"
+    r.adapter.write_synthetic(r.dataset, synthetic, random_state=spec.sample.random_state)
+    r.write("sample.json", synthetic.meta)
+    r.record_time("sample_s", time.perf_counter() - start)
+    return r.dataset
 
 
 def validate(run: Path) -> dict:
     from synthgen.validation.gates import judge
-    from synthgen.validation.metrics import run_metrics
+    from synthgen.validation.metrics import METRICS
+    from synthgen.validation.suite import run_metrics
 
     start = time.perf_counter()
-    spec = _spec(run)
-    ctx = _io(spec).context(spec, _data(run, "train"), _data(run, "holdout"), _data(run, "synthetic"))
+    r = Run(run)
+    spec = r.spec
+    ctx = r.adapter.context(spec, r.data("train"), r.data("holdout"), r.data("synthetic"))
     results = run_metrics(ctx, modality=spec.modality)
     verdict = judge(results, spec.gates.model_dump())
-    gx = results.pop("gx_success_rate", None)
-    if gx is not None:  # the GX suite and results are saved whole, beside the dataset
-        pub.write_json(run / "dataset" / "gx_results.json", gx.details)
-        gx.details = {"evaluated": gx.details["checkpoint"]["evaluated"],
-                      "successful": gx.details["checkpoint"]["successful"], "file": "gx_results.json"}
-        results["gx_success_rate"] = gx
-    pub.write_json(run / "dataset" / "metrics.json", {k: v.as_dict() for k, v in results.items()})
-    pub.write_json(run / "work" / "verdict.json", verdict.as_dict())
-    _record_time(run, "validate_s", time.perf_counter() - start)
+    for name, result in results.items():  # files a metric saves whole beside the dataset (the GX suite)
+        for filename, content in METRICS.get(name, spec.modality)().artifacts(result).items():
+            pub.write_json(r.dataset / filename, content)
+    pub.write_json(r.dataset / "metrics.json", {k: v.as_dict() for k, v in results.items()})
+    r.write("verdict.json", verdict.as_dict())
+    r.record_time("validate_s", time.perf_counter() - start)
     return verdict.as_dict()
 
 
@@ -157,21 +185,22 @@ def screen_holdout(run: Path) -> dict | None:
     from synthgen import screening
     from synthgen.generators import Generator
 
-    spec, info = _spec(run), run_info(run)
+    r = Run(run)
+    spec, info = r.spec, r.info
     if spec.screen is None:
         return None
     start = time.perf_counter()
-    train, holdout = _data(run, "train"), _data(run, "holdout")
-    scorer = screening.fit_scorer(spec, train, holdout, generator=Generator.load(run / "dataset" / "model"))
+    holdout = r.data("holdout")
+    scorer = screening.fit_scorer(spec, r.data("train"), holdout, generator=Generator.load(r.dataset / "model"))
     if not scorer.holds_real_data:
-        screening.save_scorer(scorer, run / "dataset" / screening.SCORER_DIR)
+        screening.save_scorer(scorer, r.dataset / screening.SCORER_DIR)
     out = Path(info["out_dir"]) / info["dataset"] / screening.SCREENING_DIR / info["version"]
     summary = screening.screen_and_write(scorer, holdout, out, top_k=spec.screen.top_k,
                                          title=f"{spec.name}: anomaly screening of the holdout split",
                                          origin=f"{spec.name} holdout split", dataset=spec.name)
     summary["scorer_fit_s"] = scorer.timings_.get("fit_s")
-    pub.write_json(run / "work" / "screening.json", summary)
-    _record_time(run, "screen_s", time.perf_counter() - start)
+    r.write("screening.json", summary)
+    r.record_time("screen_s", time.perf_counter() - start)
     return summary
 
 
@@ -185,16 +214,14 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def build_card(run: Path) -> dict:
-    spec, info = _spec(run), run_info(run)
-    metrics = json.loads((run / "dataset" / "metrics.json").read_text())
-    model = json.loads((run / "dataset" / "model" / "generator.json").read_text())
-    sample = _read(run, "sample.json")
-    synthetic = _data(run, "synthetic")
+def build_card(r: Run) -> dict:
+    spec, info = r.spec, r.info
+    metrics, model, sample = r.metrics(), r.model_meta(), r.read("sample.json")
+    synthetic = r.data("synthetic")
     return {
         "dataset": info["dataset"], "version": info["version"], "created": info["started"],
         "description": spec.description, "spec_hash": info["spec_hash"], "spec": spec.model_dump(mode="json"),
-        "overrides": info["overrides"], "source": _read(run, "source.json"),
+        "overrides": info["overrides"], "source": r.read("source.json"),
         "modality": spec.modality, "label": getattr(spec, "label", "class"), "rows": len(synthetic),
         "class_counts": {"train": model["class_counts"], "synthetic": synthetic.class_counts()},
         "model": {"name": model["generator"], "params": model["params"], "random_state": spec.model.random_state,
@@ -202,10 +229,10 @@ def build_card(run: Path) -> dict:
         "sample": {"random_state": spec.sample.random_state, "acceptance": sample["acceptance"],
                    "rows_per_s": sample["rows_per_s"]},
         "metrics": {k: v["value"] for k, v in metrics.items()},
-        "verdict": _read(run, "verdict.json"),
-        "timings": _read(run, "timings.json"),
+        "verdict": r.read("verdict.json"),
+        "timings": r.read("timings.json"),
         "versions": library_versions(),
-        **({"screening": _read(run, "screening.json")} if (run / "work" / "screening.json").exists() else {}),
+        **({"screening": r.read("screening.json")} if (r.work / "screening.json").exists() else {}),
     }
 
 
@@ -213,22 +240,22 @@ def write_report(run: Path) -> Path:
     from synthgen.reporting.card import card_markdown
 
     start = time.perf_counter()
-    card = build_card(run)
-    metrics = json.loads((run / "dataset" / "metrics.json").read_text())
-    model_meta = json.loads((run / "dataset" / "model" / "generator.json").read_text())
-    html = _io(_spec(run)).report(card, metrics, _data(run, "train"), _data(run, "holdout"),
-                                  _data(run, "synthetic"), model_meta)
-    (run / "dataset" / "report.html").write_text(html)
-    _record_time(run, "report_s", time.perf_counter() - start)
-    card["timings"] = _read(run, "timings.json")
-    pub.write_json(run / "dataset" / "card.json", card)
-    (run / "dataset" / "card.md").write_text(card_markdown(card))
-    return run / "dataset" / "report.html"
+    r = Run(run)
+    card = build_card(r)
+    html = r.adapter.report(card, r.metrics(), r.data("train"), r.data("holdout"), r.data("synthetic"),
+                            r.model_meta())
+    (r.dataset / "report.html").write_text(html)
+    r.record_time("report_s", time.perf_counter() - start)
+    card["timings"] = r.read("timings.json")
+    pub.write_json(r.dataset / "card.json", card)
+    (r.dataset / "card.md").write_text(card_markdown(card))
+    return r.dataset / "report.html"
 
 
 def finish(run: Path) -> Path:
     """Publish when every gate passed; otherwise quarantine and raise GateFailed (exit 3)."""
-    info, verdict = run_info(run), _read(run, "verdict.json")
+    r = Run(run)
+    info, verdict = r.info, r.read("verdict.json")
     out_dir = Path(info["out_dir"])
     if verdict["passed"]:
         return pub.publish(run, out_dir, info["dataset"], info["version"])
@@ -237,20 +264,36 @@ def finish(run: Path) -> Path:
                      + "\n  ".join(verdict["reasons"]), reasons=verdict["reasons"], quarantine=str(where))
 
 
-STEPS = (load_data, train_generator, generate, validate, screen_holdout, write_report)
+@dataclass(frozen=True)
+class Step:
+    name: str                     # the flow's task name
+    fn: Callable[[Path], Any]
+    io: bool = False              # reads or writes files only: retried on transient errors in the flow
+
+
+STEPS = (Step("load-data", load_data, io=True), Step("train-generator", train_generator),
+         Step("generate", generate), Step("validate", validate), Step("screen-holdout", screen_holdout),
+         Step("write-report", write_report, io=True))
+
+
+def run_steps(run: Path, call: Callable[[Step, Path], Any] | None = None) -> dict[str, Any]:
+    """Every step in order (`call` runs one: directly, or as a Prefect task). Any failure before the
+    verdict discards the run folder, so nothing is left behind."""
+    call = call or (lambda step, path: step.fn(path))
+    try:
+        return {step.name: call(step, run) for step in STEPS}
+    except BaseException:
+        pub.discard(run)
+        raise
 
 
 def run_pipeline(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
                  out: str | Path | None = None, *, progress: bool = False) -> Path:
-    """The whole path without Prefect. Any failure before the verdict leaves nothing behind."""
+    """The whole path without Prefect."""
     run = start_run(spec_path, overrides, out, progress=progress)
-    try:
-        for step in STEPS:
-            step(run)
-    except BaseException:
-        pub.discard(run)
-        raise
+    run_steps(run)
     return finish(run)
 
 
-__all__ = ["SynthgenError", "run_pipeline", "start_run", "finish", *[s.__name__ for s in STEPS]]
+__all__ = ["SynthgenError", "Run", "STEPS", "run_pipeline", "run_steps", "start_run", "finish",
+           *[s.fn.__name__ for s in STEPS]]

@@ -9,17 +9,14 @@ nothing, and a killed run leaves nothing under the dataset path. A failing run r
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import tempfile
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
+from synthgen.atomic import move_into_place, write_json
 from synthgen.errors import InputError
-from synthgen.persist import json_default
 
 STAGING = ".staging"
 QUARANTINE = "_quarantine"
@@ -27,16 +24,6 @@ QUARANTINE = "_quarantine"
 
 def new_version() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON via a temporary file + rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, default=json_default)
-        fh.write("\n")
-    os.replace(tmp, path)
 
 
 def create_staging(out_dir: Path, name: str, version: str) -> Path:
@@ -50,9 +37,7 @@ def create_staging(out_dir: Path, name: str, version: str) -> Path:
 
 
 def publish(run: Path, out_dir: Path, name: str, version: str) -> Path:
-    final = out_dir / name / version
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(run / "dataset", final)  # atomic; fails if the version appeared meanwhile
+    final = move_into_place(run / "dataset", out_dir / name / version)
     pointer = final.parent / "LATEST"
     tmp = final.parent / f".LATEST.{uuid.uuid4().hex[:8]}"
     tmp.write_text(version + "\n")
@@ -63,9 +48,7 @@ def publish(run: Path, out_dir: Path, name: str, version: str) -> Path:
 
 def quarantine(run: Path, out_dir: Path, name: str, version: str, reasons: list[str]) -> Path:
     write_json(run / "dataset" / "reasons.json", {"dataset": name, "version": version, "reasons": reasons})
-    final = out_dir / QUARANTINE / name / version
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(run / "dataset", final)
+    final = move_into_place(run / "dataset", out_dir / QUARANTINE / name / version)
     discard(run)
     return final
 
@@ -73,10 +56,10 @@ def quarantine(run: Path, out_dir: Path, name: str, version: str, reasons: list[
 def discard(run: Path) -> None:
     """A run that failed before its verdict leaves nothing behind."""
     shutil.rmtree(run, ignore_errors=True)
-    _drop_empty(run.parent)
+    drop_empty(run.parent)
 
 
-def _drop_empty(folder: Path) -> None:
+def drop_empty(folder: Path) -> None:
     try:
         folder.rmdir()  # only succeeds when no other run is staging
     except OSError:

@@ -23,16 +23,27 @@ class Registry(Generic[T]):
     def __init__(self, kind: str):
         self.kind = kind
         self._entries: dict[str, T] = {}
+        self.version = 0  # bumped on every change: what is built from a registry (spec unions) rebuilds
+
+    def add(self, name: str, entry: T) -> T:
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is registered twice")
+        self._entries[name] = entry
+        self.version += 1
+        return entry
 
     def register(self, name: str):
+        """Class decorator: sets `cls.name` and registers the class."""
         def decorate(cls: T) -> T:
-            if name in self._entries:
-                raise ValueError(f"{self.kind} {name!r} is registered twice")
             cls.name = name
-            self._entries[name] = cls
-            return cls
+            return self.add(name, cls)
 
         return decorate
+
+    def remove(self, name: str) -> None:
+        """Unregister (tests register throwaway estimators and take them out again)."""
+        del self._entries[name]
+        self.version += 1
 
     def get(self, name: str) -> T:
         try:

@@ -10,9 +10,6 @@ a `screen:` section) all call these functions.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,8 +17,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from synthgen.data import LabeledImages, LabeledTable
+from synthgen.atomic import atomic_directory
 from synthgen.errors import InputError
+from synthgen.modalities import MODALITIES, adapter_for
 
 SCORER_DIR = "scorer"
 SCREENING_DIR = "screening"
@@ -29,11 +27,7 @@ SCREENING_DIR = "screening"
 
 # -- which rows are normal ------------------------------------------------------------------------
 def labels_of(data) -> np.ndarray | None:
-    if isinstance(data, LabeledImages):
-        return np.asarray(data.labels).astype(str)
-    if isinstance(data, LabeledTable):
-        return data.frame.get_column(data.label).cast(pl.String).to_numpy().astype(str)
-    return None
+    return adapter_for(data).labels(data)
 
 
 def normal_classes(spec, classes: list[str]) -> list[str]:
@@ -49,15 +43,14 @@ def normal_classes(spec, classes: list[str]) -> list[str]:
 
 
 def only(data, classes: list[str]):
-    from synthgen.anomaly.base import subset
-
-    return subset(data, np.flatnonzero(np.isin(labels_of(data), classes)))
+    return adapter_for(data).subset(data, np.flatnonzero(np.isin(labels_of(data), classes)))
 
 
 def screen_settings(spec):
-    from synthgen.spec import ImageScreenSpec, TabularScreenSpec
+    """The spec's `screen:` section, or the modality's defaults (its default scorer)."""
+    from synthgen.spec import screen_model
 
-    return spec.screen or (ImageScreenSpec() if spec.modality == "image" else TabularScreenSpec())
+    return spec.screen or screen_model(spec.modality)()
 
 
 # -- fit --------------------------------------------------------------------------------------------
@@ -67,10 +60,10 @@ def fit_scorer(spec, train, holdout, *, generator=None):
     from synthgen.anomaly import SCORERS
 
     settings = screen_settings(spec)
-    classes = list(train.classes) if isinstance(train, LabeledImages) else sorted(set(labels_of(train)))
+    classes = adapter_for(train).classes(train)
     normal = normal_classes(spec, classes)
     params = settings.scorer.model_dump(exclude={"name"})
-    params["gan"] = spec.model.model_dump(exclude={"name"})  # used only when no generator is given
+    params["gan"] = spec.model.model_dump()  # used only when no generator is given
     scorer = SCORERS.get(settings.scorer.name)(**params)
     scorer.fit(only(train, normal), calibration=only(holdout, normal), generator=generator)
     scorer.screen_ = {"normal_classes": normal, "classes": classes}
@@ -113,10 +106,8 @@ def screen(scorer, data, *, top_k: int = 16, title: str = "screening", origin: s
         truth = ~np.isin(labels, scorer.screen_["normal_classes"])
         frame = frame.with_columns(pl.Series("label", labels), pl.Series("anomaly", truth))
         summary.update(_label_metrics(scores, truth, flagged, top_k))
-    from synthgen.anomaly.base import subset
-
     order = np.argsort(-scores, kind="stable")[:top_k]
-    top = subset(data, order)
+    top = adapter_for(data).subset(data, order)
     explained = scorer.explain(top)
     return {"scores": frame, "summary": summary, "order": order, "top": top, "explained": explained,
             "truth": truth, "labels": labels}
@@ -152,17 +143,11 @@ def write_screening(result: dict[str, Any], out_dir: Path, *, report: str) -> Pa
     out_dir = Path(out_dir)
     if out_dir.exists():
         raise InputError(f"{out_dir}: already exists; choose another --out")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
-    try:
+    with atomic_directory(out_dir) as tmp:
         result["scores"].write_parquet(tmp / "scores.parquet")
         summary = {k: v for k, v in result["summary"].items() if k != "roc"}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         (tmp / "report.html").write_text(report)
-        os.rename(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
 
 
@@ -191,21 +176,7 @@ def read_input(spec, path: str | Path, base_dir: Path):
     path = Path(path)
     if not path.is_absolute():
         path = (Path.cwd() / path).resolve()
-    source = spec.source.model_copy(update={"path": str(path), "builtin": None})
-    if spec.modality == "image":
-        from synthgen.sources.images import read_images
-
-        data, _ = read_images(source, spec.image, base_dir)
-        return data
-    from synthgen.sources import read_table
-
-    frame, _ = read_table(source, base_dir)
-    drop = [c for c, v in spec.columns.items() if v.type == "drop" and c in frame.columns]
-    frame = frame.drop(drop)
-    if spec.label in frame.columns and frame.get_column(spec.label).null_count() == 0:
-        kinds = {}
-        return LabeledTable(frame=frame, label=spec.label, kinds=kinds, origin=str(path))
-    return frame
+    return MODALITIES.get(spec.modality).read_input(spec, path, base_dir)
 
 
 def scorer_for_spec(spec, base_dir: Path, *, out: str | Path | None = None):
@@ -213,12 +184,10 @@ def scorer_for_spec(spec, base_dir: Path, *, out: str | Path | None = None):
     own data, reusing the published generator when there is one (else training the spec's model
     on the normal classes). Returns (scorer, where it came from, a loader of the spec's holdout split):
     the source is read only when a scorer must be fitted or the holdout screened."""
-    from synthgen.modalities import MODALITY_IO
-
     published = published_dir(spec, out)
 
     def load():
-        return MODALITY_IO[spec.modality].load(spec, base_dir)[:2]
+        return MODALITIES.get(spec.modality).load(spec, base_dir)[:2]
 
     if published is not None and (published / SCORER_DIR / "scorer.json").is_file():
         return load_scorer(published / SCORER_DIR), f"published {published / SCORER_DIR}", lambda: load()[1]

@@ -4,6 +4,10 @@ A spec is one YAML file per dataset (see schemas/). It is validated by the pydan
 unknown keys and wrong types are errors that name the key and the file. `--set a.b=value`
 overrides any value before validation, so overrides are validated exactly like the file.
 The JSON Schema in schemas/spec.schema.json is generated from these models (`synthgen schema`).
+
+The sections here are the spec's own. `model:` and `screen.scorer:` are unions built from the
+registries: every generator and scorer declares its parameter model beside its class
+(`params_model`), so adding one never edits this module (see `spec_model`).
 """
 
 from __future__ import annotations
@@ -11,13 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import warnings
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from synthgen.errors import InputError
+from synthgen.params import Params
 
 
 class _YAML12Loader(yaml.SafeLoader):
@@ -37,8 +43,7 @@ def read_yaml(text: str):
     return yaml.load(text, Loader=_YAML12Loader)  # noqa: S506 - a SafeLoader subclass
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+_Strict = Params  # every spec section: unknown keys are errors, defaults validated
 
 
 class _OneSource(_Strict):
@@ -76,37 +81,6 @@ class SplitSpec(_Strict):
     holdout: float = Field(0.2, gt=0.0, lt=1.0, description="Share of real rows held out.")
     random_state: int = 0
     stratify: bool = Field(True, description="Keep class shares equal in train and holdout.")
-
-
-class CTGANModelSpec(_Strict):
-    """CTGAN (ctgan package) behind synthgen's generator contract."""
-
-    name: Literal["ctgan"] = "ctgan"
-    epochs: int = Field(100, ge=1)
-    batch_size: int = Field(500, ge=2, description="Must be even and a multiple of pac.")
-    embedding_dim: int = Field(128, ge=1)
-    generator_dim: list[int] = Field(default_factory=lambda: [256, 256])
-    discriminator_dim: list[int] = Field(default_factory=lambda: [256, 256])
-    generator_lr: float = Field(2e-4, gt=0)
-    discriminator_lr: float = Field(2e-4, gt=0)
-    discriminator_steps: int = Field(1, ge=1)
-    pac: int = Field(10, ge=1)
-    log_frequency: bool = True
-    gmm_fit_rows: int | None = Field(
-        5000,
-        ge=100,
-        description="Fit each column's mode-specific normaliser (Bayesian GMM) on at most this many "
-        "rows; null = all rows (ctgan's own behaviour, 5-10x slower on large tables).",
-    )
-    random_state: int = 0
-    threads: int = Field(1, ge=1, description="torch threads for training (cores / concurrent jobs).")
-    device: Literal["auto", "cpu", "cuda"] = "cpu"
-
-    @model_validator(mode="after")
-    def _batch(self) -> "CTGANModelSpec":  # noqa: D102
-        if self.batch_size % 2 or self.batch_size % self.pac:
-            raise ValueError(f"batch_size={self.batch_size} must be even and a multiple of pac={self.pac}")
-        return self
 
 
 class SampleSpec(_Strict):
@@ -191,93 +165,13 @@ class ScheduleSpec(_Strict):
     timezone: str = "UTC"
 
 
-# -- anomaly scorers (synthgen/anomaly) -------------------------------------------------------------
-class _ScorerSpec(_Strict):
-    false_alarm_rate: float = Field(0.05, gt=0, lt=1, description="The threshold is the (1 - this) quantile "
-                                    "of normal calibration scores: the share of normal data expected to be flagged.")
-    calibration_share: float = Field(0.2, gt=0, lt=1, description="Share of the normal data held back to calibrate "
-                                     "the threshold when fit() gets no calibration set.")
-    random_state: int = 0
-    threads: int = Field(2, ge=1)
-
-
-class FAnoGANScorerSpec(_ScorerSpec):
-    """f-AnoGAN (Schlegl et al. 2019): an izi_f encoder trained with G and D frozen;
-    score = MSE(x, G(E(x))) + kappa * MSE(f(x), f(G(E(x)))), f = discriminator features."""
-
-    name: Literal["fanogan"] = "fanogan"
-    kappa: float = Field(1.0, ge=0, description="Weight of the discriminator-feature residual.")
-    encoder_epochs: int = Field(60, ge=1)
-    encoder_lr: float = Field(1e-3, gt=0)
-    batch_size: int = Field(32, ge=2)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-
-
-class AnoGANScorerSpec(_ScorerSpec):
-    """AnoGAN (Schlegl et al. 2017): per-sample latent search with G and D frozen;
-    score = (1 - lambda) * residual + lambda * discriminator-feature residual (L1)."""
-
-    name: Literal["anogan"] = "anogan"
-    lambda_weight: float = Field(0.1, ge=0, le=1, description="lambda: weight of the feature residual.")
-    steps: int = Field(500, ge=1, description="Adam steps of the latent search per sample.")
-    lr: float = Field(0.02, gt=0, description="Adam learning rate of the latent search.")
-    candidates: int = Field(8, ge=1, description="Shared seeded starting latents; each sample starts from its best.")
-    batch_size: int = Field(256, ge=1, description="Samples searched at once.")
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-
-
-class GANKNNScorerSpec(_ScorerSpec):
-    """Tabular: mean distance to the k nearest rows the trained GAN generates for the normal classes.
-    The saved scorer holds synthetic rows only, never a real one."""
-
-    name: Literal["gan_knn"] = "gan_knn"
-    n_neighbors: int = Field(5, ge=1)
-    reference_rows: int = Field(5000, ge=10, description="Synthetic normal rows drawn as the reference set.")
-
-
-class IsolationForestScorerSpec(_ScorerSpec):
-    name: Literal["isolation_forest"] = "isolation_forest"
-    n_estimators: int = Field(200, ge=1)
-    max_samples: int = Field(256, ge=2)
-
-
-class KNNScorerSpec(_ScorerSpec):
-    name: Literal["knn"] = "knn"
-    n_neighbors: int = Field(5, ge=1)
-
-
-class ECODScorerSpec(_ScorerSpec):
-    name: Literal["ecod"] = "ecod"
-
-
-ImageScorerSpec = Annotated[FAnoGANScorerSpec | AnoGANScorerSpec | IsolationForestScorerSpec | KNNScorerSpec
-                            | ECODScorerSpec, Field(discriminator="name")]
-TabularScorerSpec = Annotated[GANKNNScorerSpec | IsolationForestScorerSpec | KNNScorerSpec | ECODScorerSpec,
-                              Field(discriminator="name")]
-SCORER_SPECS: dict[str, type[_ScorerSpec]] = {
-    m.model_fields["name"].default: m for m in (FAnoGANScorerSpec, AnoGANScorerSpec, GANKNNScorerSpec,
-                                                IsolationForestScorerSpec, KNNScorerSpec, ECODScorerSpec)}
-
-
 class _ScreenSpec(_Strict):
     normal_classes: list[str] | None = Field(None, description="Classes that count as normal: the scorer is "
                                              "fitted on them only; null = every class.")
     top_k: int = Field(16, ge=1, description="Highest-scoring items shown in the screening report.")
 
 
-class ImageScreenSpec(_ScreenSpec):
-    """Ask the augmentation run to also fit an anomaly scorer on the GAN it trained and screen the holdout."""
-
-    scorer: ImageScorerSpec = Field(default_factory=FAnoGANScorerSpec)
-
-
-class TabularScreenSpec(_ScreenSpec):
-    """Ask the augmentation run to also fit an anomaly scorer on the GAN it trained and screen the holdout."""
-
-    scorer: TabularScorerSpec = Field(default_factory=GANKNNScorerSpec)
-
-
-class TabularSpec(_Strict):
+class _TabularSpec(_Strict):
     modality: Literal["tabular"]
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
     description: str = ""
@@ -285,13 +179,11 @@ class TabularSpec(_Strict):
     label: str
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     split: SplitSpec = Field(default_factory=SplitSpec)
-    model: CTGANModelSpec = Field(default_factory=CTGANModelSpec)
     sample: SampleSpec = Field(default_factory=SampleSpec)
     gates: TabularGates = Field(default_factory=TabularGates)
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
     schedule: ScheduleSpec | None = None
-    screen: TabularScreenSpec | None = None
 
 
 class ImageSourceSpec(_OneSource):
@@ -324,28 +216,23 @@ class ImageShapeSpec(_Strict):
     channels: Literal[1, 3] | None = Field(None, description="1 (gray) or 3 (RGB); default: the source's.")
 
 
-class ConditionalGANModelSpec(_Strict):
-    """Class-conditional GAN for small labeled image sets: projection discriminator, spectral norm,
-    hinge loss, DiffAugment, EMA generator."""
+# Gate keys renamed without a change of meaning: still accepted, with a deprecation message.
+RENAMED_IMAGE_GATES = {"image_dcr_share": "dcr_share", "image_augmentation_uplift": "augmentation_uplift"}
 
-    name: Literal["conditional_gan"] = "conditional_gan"
-    epochs: int = Field(30, ge=1)
-    batch_size: int = Field(32, ge=2)
-    latent_dim: int = Field(64, ge=1)
-    base_channels: int = Field(32, ge=4, description="Width of the first generator/discriminator layers.")
-    generator_lr: float = Field(2e-4, gt=0)
-    discriminator_lr: float = Field(2e-4, gt=0)
-    ema_decay: float = Field(0.999, ge=0, lt=1)
-    diffaugment: str = Field("translation", description="Comma list of translation, cutout, color; '' = off.")
-    mode_seeking: float = Field(1.0, ge=0, description="Weight of the mode-seeking term (Mao et al. 2019) "
-                                "that keeps different latents apart within a class; 0 = off.")
-    truncation: float = Field(0.6, gt=0, le=1.0, description="Scale of the latent draws when sampling "
-                              "(truncation trick, Brock et al. 2019): below 1 trades variety for class fidelity; "
-                              "1 = off. Measured on MNIST-5k: 1.0 -> fidelity 0.88, TSTR/TRTR 0.95; 0.6 -> 0.97, 0.92.")
-    max_minutes: float | None = Field(None, gt=0, description="Stop training after this long (checkpointed).")
-    random_state: int = 0
-    threads: int = Field(2, ge=1)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+def _accept_renamed(value, renamed: dict[str, str], where: str):
+    if not isinstance(value, dict):
+        return value
+    value = dict(value)
+    for old, new in renamed.items():
+        if old not in value:
+            continue
+        if new in value:
+            raise ValueError(f"{where}.{old} is the old name of {where}.{new}; give only {where}.{new}")
+        warnings.warn(f"{where}.{old} is deprecated: it is now called {where}.{new} (same meaning); "
+                      "rename it in the spec", FutureWarning, stacklevel=2)
+        value[new] = value.pop(old)
+    return value
 
 
 class ImageGates(_Strict):
@@ -355,9 +242,14 @@ class ImageGates(_Strict):
     fd_ratio: float | None = Field(50.0, description="max Fréchet distance (classifier features) to train, over the holdout's")
     coverage: float | None = Field(0.3, description="min coverage (Naeem et al. 2020) of the real train features")
     tstr_ratio: float | None = Field(0.7, description="min holdout accuracy of a classifier trained on synthetic over one trained on real")
-    image_augmentation_uplift: float | None = Field(None, description="min change in holdout accuracy from adding synthetic images")
+    augmentation_uplift: float | None = Field(None, description="min change in holdout accuracy from adding synthetic images")
     memorization_share: float | None = Field(0.05, description="max share of synthetic images closer to train than the holdout's 1st percentile (pixel or feature space, the worse)")
-    image_dcr_share: float | None = Field(0.6, description="max P(d(s, train) < d(s, holdout)) (pixel or feature space, the worse)")
+    dcr_share: float | None = Field(0.6, description="max P(d(s, train) < d(s, holdout)) (pixel or feature space, the worse)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, value):
+        return _accept_renamed(value, RENAMED_IMAGE_GATES, "gates")
 
 
 class ImageValidationSpec(_Strict):
@@ -365,7 +257,7 @@ class ImageValidationSpec(_Strict):
     max_images: int = Field(4000, ge=50, description="Metrics use at most this many images per side.")
 
 
-class ImageSpec(_Strict):
+class _ImageSpec(_Strict):
     modality: Literal["image"]
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
     description: str = ""
@@ -375,27 +267,94 @@ class ImageSpec(_Strict):
         None, description="albumentations pipeline in its own serialized form (A.to_dict); applied to real "
         "images while training the generator.")
     split: SplitSpec = Field(default_factory=SplitSpec)
-    model: ConditionalGANModelSpec = Field(default_factory=ConditionalGANModelSpec)
     sample: SampleSpec = Field(default_factory=SampleSpec)
     gates: ImageGates = Field(default_factory=ImageGates)
     validation: ImageValidationSpec = Field(default_factory=ImageValidationSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
     schedule: ScheduleSpec | None = None
-    screen: ImageScreenSpec | None = None
 
 
-Spec = TabularSpec | ImageSpec
+# -- what the registries add: `model:` and `screen.scorer:` -------------------------------------------
+# The sections above are the spec's own; a modality's `model:` union is every registered generator of
+# that modality (each declares its `params_model` beside its class), and `screen.scorer:` every scorer
+# that scores it. Adding a generator or scorer never edits this file; the models below are rebuilt
+# whenever a registry changes.
+_SECTIONS: dict[str, type[_Strict]] = {"tabular": _TabularSpec, "image": _ImageSpec}
+_BUILT: dict[str, Any] = {}
 
 
-SPEC_MODELS: dict[str, type[_Strict]] = {"tabular": TabularSpec, "image": ImageSpec}
-MODALITIES = ("tabular", "image")
+def _registries():
+    from synthgen.anomaly import SCORERS
+    from synthgen.generators import GENERATORS
+    from synthgen.modalities import MODALITIES
+
+    return MODALITIES, GENERATORS, SCORERS
+
+
+def _union(models: list[type]):
+    """One model as itself (its JSON Schema stays a plain reference), several as a union on `name`."""
+    if len(models) == 1:
+        return models[0]
+    return Annotated[Union[tuple(models)], Field(discriminator="name")]  # noqa: UP007
+
+
+def _build() -> dict[str, Any]:
+    modalities, generators, scorers = _registries()
+    key = (modalities.version, generators.version, scorers.version)
+    if _BUILT.get("key") == key:
+        return _BUILT
+    specs, screens = {}, {}
+    for name, adapter in modalities.items():
+        if name not in _SECTIONS:
+            raise InputError(f"modality {name!r} has no spec sections in synthgen.spec")
+        gens = [cls.params_model for _, cls in generators.items() if cls.modality == name]
+        scs = [cls.params_model for _, cls in scorers.items() if name in cls.modalities]
+        default_gen = generators.get(adapter.default_generator).params_model
+        default_scorer = scorers.get(adapter.default_scorer).params_model
+        title = name.capitalize()
+        screens[name] = create_model(
+            f"{title}ScreenSpec", __base__=_ScreenSpec, __module__=__name__,
+            __doc__="Ask the augmentation run to also fit an anomaly scorer on the GAN it trained and screen the holdout.",
+            scorer=(_union(scs), Field(default_factory=default_scorer)))
+        specs[name] = create_model(
+            f"{title}Spec", __base__=_SECTIONS[name], __module__=__name__,
+            model=(_union(gens), Field(default_factory=default_gen)),
+            screen=(screens[name] | None, None))
+    _BUILT.clear()
+    _BUILT.update(key=key, specs=specs, screens=screens)
+    return _BUILT
+
+
+def spec_model(modality: str) -> type[_Strict]:
+    """The whole spec model of a modality (its own sections + the registries' unions)."""
+    return _build()["specs"][modality]
+
+
+def screen_model(modality: str) -> type[_Strict]:
+    """The `screen:` section of a modality; `screen_model(m)()` holds the modality's default scorer."""
+    return _build()["screens"][modality]
+
+
+def modalities() -> list[str]:
+    return list(_build()["specs"])
+
+
+def __getattr__(name: str):
+    """`spec.TabularSpec`, `spec.ImageScreenSpec`, ...: the models built from the registries."""
+    for modality in ("tabular", "image"):
+        title = modality.capitalize()
+        if name == f"{title}Spec":
+            return spec_model(modality)
+        if name == f"{title}ScreenSpec":
+            return screen_model(modality)
+    raise AttributeError(name)
 
 
 class LoadedSpec(BaseModel):
     """A validated spec with where it came from."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
-    spec: TabularSpec | ImageSpec
+    spec: Any  # an instance of spec_model(its modality)
     path: Path
     overrides: list[str] = Field(default_factory=list)
 
@@ -453,13 +412,14 @@ def _format_errors(exc: ValidationError, origin: str) -> str:
     return f"{origin}: invalid spec\n" + "\n".join(lines)
 
 
-def validate_spec(raw: Any, *, origin: str) -> Spec:
+def validate_spec(raw: Any, *, origin: str):
     if not isinstance(raw, dict):
         raise InputError(f"{origin}: a spec must be a YAML mapping, got {type(raw).__name__}")
     modality = raw.get("modality")
-    if modality not in MODALITIES:
-        raise InputError(f"{origin}: modality: must be one of {', '.join(MODALITIES)} (got {modality!r})")
-    model = SPEC_MODELS[modality]
+    known = modalities()
+    if modality not in known:
+        raise InputError(f"{origin}: modality: must be one of {', '.join(known)} (got {modality!r})")
+    model = spec_model(modality)
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -483,7 +443,8 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
 def json_schema() -> dict[str, Any]:
     from pydantic import TypeAdapter
 
-    schema = TypeAdapter(Annotated[Spec, Field(discriminator="modality")]).json_schema()
+    specs = tuple(_build()["specs"].values())
+    schema = TypeAdapter(Annotated[Union[specs], Field(discriminator="modality")]).json_schema()  # noqa: UP007
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "synthgen dataset spec"
     return schema

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-# Before anything imports prefect/GX/albumentations: no telemetry, patient ephemeral server.
-from synthgen.settings import apply_env_defaults
+# synthgen applies its environment defaults on import (no telemetry, patient ephemeral server).
+import synthgen  # noqa: F401, E402
 
-apply_env_defaults()
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 import numpy as np  # noqa: E402

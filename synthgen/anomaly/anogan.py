@@ -11,11 +11,32 @@ and the best is kept. The score is the loss at the end of the search.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
-from synthgen.anomaly.base import SCORERS
-from synthgen.anomaly.gan_images import GANImageScorer, best_over_classes, frozen_weights, to_tensor, to_uint8
-from synthgen.spec import AnoGANScorerSpec
+import numpy as np
+from pydantic import Field
+
+from synthgen.anomaly.base import SCORERS, ScorerParams
+from synthgen.anomaly.gan_images import (
+    GANImageScorer,
+    best_over_classes,
+    frozen_weights,
+    to_tensor,
+)
+from synthgen.nn.convert import tensor_to_images
+
+
+class AnoGANScorerSpec(ScorerParams):
+    """AnoGAN (Schlegl et al. 2017): per-sample latent search with G and D frozen;
+    score = (1 - lambda) * residual + lambda * discriminator-feature residual (L1)."""
+
+    name: Literal["anogan"] = "anogan"
+    lambda_weight: float = Field(0.1, ge=0, le=1, description="lambda: weight of the feature residual.")
+    steps: int = Field(500, ge=1, description="Adam steps of the latent search per sample.")
+    lr: float = Field(0.02, gt=0, description="Adam learning rate of the latent search.")
+    candidates: int = Field(8, ge=1, description="Shared seeded starting latents; each sample starts from its best.")
+    batch_size: int = Field(256, ge=1, description="Samples searched at once.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
 @SCORERS.register("anogan")
@@ -69,7 +90,7 @@ class AnoGANScorer(GANImageScorer):
         split = lambda t: t.reshape(k, n, *t.shape[1:])  # noqa: E731
         recon = split(x_hat)
         per_class = [{"residual": split(residual)[i].double().numpy(), "feature": split(feature)[i].double().numpy(),
-                      "score": split(loss)[i].double().numpy(), "reconstruction": to_uint8(recon[i])}
+                      "score": split(loss)[i].double().numpy(), "reconstruction": tensor_to_images(recon[i])}
                      for i in range(k)]
         return best_over_classes(per_class)
 

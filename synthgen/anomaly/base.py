@@ -11,8 +11,9 @@
   contributions (tables).
 - `save(dir)` / `load(dir)`: JSON + tensors loaded with `weights_only=True` (never a pickle).
 
-Inputs: images as LabeledImages or uint8 (N, H, W, C) arrays; tables as LabeledTable or polars
-DataFrames. A scorer remembers the shape / columns it was fitted on and refuses anything else by name.
+Inputs: whatever a modality adapter accepts (images as LabeledImages or uint8 (N, H, W, C) arrays;
+tables as LabeledTable or polars DataFrames). The adapter's ScorerInput remembers the shape / columns
+the scorer was fitted on and refuses anything else by name; the scorers never test a type.
 """
 
 from __future__ import annotations
@@ -22,122 +23,28 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import polars as pl
+from pydantic import Field
 
-from synthgen.data import LabeledImages, LabeledTable
+from synthgen.distances import nearest_index
 from synthgen.errors import InputError
+from synthgen.modalities import MODALITIES, adapter_for
+from synthgen.params import Params
 from synthgen.persist import load_state, save_state
 from synthgen.registry import Registry, resolve_params
 from synthgen.training.seeding import torch_threads
-from synthgen.validation.context import DistanceEncoder
 
 SCORERS: Registry = Registry("scorer")
 
 
-# -- inputs -----------------------------------------------------------------------------------------
-class ImageInput:
-    """uint8 (N, H, W, C) images; the fitted shape is the only one accepted."""
+class ScorerParams(Params):
+    """What every scorer takes; a scorer's own model adds its fields and a `name` literal."""
 
-    modality = "image"
-
-    def __init__(self, shape: tuple[int, int, int]):
-        self.shape = tuple(int(v) for v in shape)
-
-    @classmethod
-    def fit(cls, data) -> "ImageInput":
-        return cls(_images(data).shape[1:])
-
-    def facts(self) -> dict:
-        return {"modality": "image", "shape": list(self.shape)}
-
-    def check(self, data, origin: str = "input") -> np.ndarray:
-        images = _images(data, origin)
-        if images.shape[1:] != self.shape:
-            h, w, c = images.shape[1:]
-            eh, ew, ec = self.shape
-            what = "channels" if (h, w) == (eh, ew) else "size"
-            raise InputError(f"{origin}: images are {h}x{w} with {c} channel(s) but the scorer was fitted on "
-                             f"{eh}x{ew} with {ec} channel(s) (wrong {what}); set image.size / image.channels "
-                             "in the spec to match")
-        return images
-
-    def matrix(self, data, origin: str = "input") -> np.ndarray:
-        """(N, H*W*C) float32 in [0, 1] (what the classic baselines read)."""
-        images = self.check(data, origin)
-        return images.reshape(len(images), -1).astype(np.float32) / 255.0
-
-
-def _images(data, origin: str = "input") -> np.ndarray:
-    images = data.images if isinstance(data, LabeledImages) else data
-    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4 \
-            or images.shape[-1] not in (1, 3):
-        got = f"{images.dtype} {images.shape}" if isinstance(images, np.ndarray) else type(images).__name__
-        raise InputError(f"{origin}: expected uint8 images (N, H, W, 1|3), got {got}")
-    if len(images) == 0:
-        raise InputError(f"{origin}: no images to score")
-    return images
-
-
-class TableInput(DistanceEncoder):
-    """Feature columns (the label excluded) in validation's distance encoding, plus the checks a
-    scorer needs: missing columns and empty input are refused by name."""
-
-    modality = "tabular"
-
-    def __init__(self, plan: list, label: str | None):
-        super().__init__(plan)
-        self.label = label
-
-    @classmethod
-    def fit(cls, data) -> "TableInput":
-        frame, label, kinds = _table(data)
-        plan = DistanceEncoder.fit(frame, kinds, exclude=(label,)).plan
-        if not plan:
-            raise InputError("fit data: no feature columns besides the label")
-        return cls(plan, label)
-
-    def facts(self) -> dict:
-        return {"modality": "tabular", "plan": [list(p) for p in self.plan], "label": self.label}
-
-    def check(self, data, origin: str = "input") -> pl.DataFrame:
-        frame, _, _ = _table(data, origin)
-        missing = [c for c in self.columns if c not in frame.columns]
-        if missing:
-            raise InputError(f"{origin}: columns {missing} are missing (the scorer was fitted on {self.columns})")
-        if frame.height == 0:
-            raise InputError(f"{origin}: no rows to score")
-        return frame
-
-    def matrix(self, data, origin: str = "input") -> np.ndarray:
-        return self.transform(self.check(data, origin), origin)
-
-
-def _table(data, origin: str = "input") -> tuple[pl.DataFrame, str | None, dict]:
-    if isinstance(data, LabeledTable):
-        return data.frame, data.label, dict(data.kinds)
-    if isinstance(data, pl.DataFrame):
-        return data, None, {}
-    raise InputError(f"{origin}: expected a table (polars DataFrame or LabeledTable), got {type(data).__name__}")
-
-
-def input_for(data):
-    if isinstance(data, (LabeledImages, np.ndarray)):
-        return ImageInput.fit(data)
-    return TableInput.fit(data)
-
-
-def subset(data, index: np.ndarray):
-    if isinstance(data, LabeledImages):
-        return data.subset(index)
-    if isinstance(data, np.ndarray):
-        return data[index]
-    if isinstance(data, LabeledTable):
-        return data.with_frame(data.frame[index.tolist()])
-    return data[index.tolist()]
-
-
-def size(data) -> int:
-    return len(data.frame) if isinstance(data, LabeledTable) else len(data)
+    false_alarm_rate: float = Field(0.05, gt=0, lt=1, description="The threshold is the (1 - this) quantile "
+                                    "of normal calibration scores: the share of normal data expected to be flagged.")
+    calibration_share: float = Field(0.2, gt=0, lt=1, description="Share of the normal data held back to calibrate "
+                                     "the threshold when fit() gets no calibration set.")
+    random_state: int = 0
+    threads: int = Field(2, ge=1)
 
 
 # -- the contract ------------------------------------------------------------------------------------
@@ -160,18 +67,19 @@ class Scorer:
         (default: a seeded `calibration_share` of X is held back). `generator`: a trained synthgen
         generator to reuse (GAN scorers; train once, use twice)."""
         start = time.perf_counter()
-        self.input_ = input_for(X)
+        adapter = adapter_for(X)
+        self.input_ = adapter.scorer_input.fit(X)
         if self.input_.modality not in self.modalities:
             raise InputError(f"scorer {self.name!r} does not score {self.input_.modality} data "
                              f"(it scores: {', '.join(self.modalities)})")
-        n = size(X)
+        n = adapter.size(X)
         if calibration is None:
             if n < 10:
                 raise InputError(f"fit data: {n} normal samples; need at least 10 to fit and calibrate a scorer")
             rng = np.random.default_rng(self.params["random_state"])
             held = np.zeros(n, dtype=bool)
             held[rng.choice(n, size=max(2, int(round(n * self.params["calibration_share"]))), replace=False)] = True
-            fit_part, calibration = subset(X, np.flatnonzero(~held)), subset(X, np.flatnonzero(held))
+            fit_part, calibration = adapter.subset(X, np.flatnonzero(~held)), adapter.subset(X, np.flatnonzero(held))
         else:
             fit_part = X
         self.timings_: dict[str, float] = {}
@@ -202,7 +110,7 @@ class Scorer:
         self._check_fitted()
         ref = self._reference()
         q = self.input_.matrix(X)
-        nearest = ref[_nearest_index(q, ref)]
+        nearest = ref[nearest_index(q, ref)]
         return self._explain_from(q, nearest)
 
     def save(self, directory: str | Path) -> Path:
@@ -220,8 +128,7 @@ class Scorer:
         klass = SCORERS.get(meta["scorer"])
         self = klass(**meta["params"])
         facts = meta["input"]
-        self.input_ = ImageInput(facts["shape"]) if facts["modality"] == "image" \
-            else TableInput(facts["plan"], facts["label"])
+        self.input_ = MODALITIES.get(facts["modality"]).scorer_input.from_facts(facts)
         self.threshold_ = float(meta["threshold"])
         self.calibration_ = meta["calibration"]
         self.timings_ = meta.get("timings", {})
@@ -247,41 +154,25 @@ class Scorer:
         raise NotImplementedError
 
     def _explain_from(self, q: np.ndarray, nearest: np.ndarray) -> dict[str, Any]:
-        diff = (q - nearest) ** 2
-        if isinstance(self.input_, ImageInput):
-            h, w, c = self.input_.shape
-            return {"residual": np.sqrt(diff).reshape(len(q), h, w, c).mean(axis=3)}
-        per_col = np.column_stack([diff[:, sl].sum(axis=1) for _, sl in self.input_.blocks()])
-        total = per_col.sum(axis=1, keepdims=True)
-        share = np.divide(per_col, total, out=np.zeros_like(per_col), where=total > 0)
-        return {"contributions": pl.DataFrame(share, schema=self.input_.columns, orient="row")}
+        return self.input_.explain_nearest(q, nearest)
+
+    @property
+    def adapter(self):
+        """The modality adapter of the data this scorer was fitted on."""
+        return MODALITIES.get(self.input_.modality)
+
+    def trained_generator(self, X, generator=None, *, threads: int):
+        """The generator to build on: the one given (train once, use twice), else one trained now on X
+        with the `gan` parameters (their `name`, or the modality's default generator)."""
+        if generator is not None:
+            return generator
+        from synthgen.generators import GENERATORS
+
+        gan = dict(self.params.get("gan", {}))
+        name = gan.pop("name", None) or self.adapter.default_generator
+        gan = {"threads": threads, "random_state": self.params["random_state"], **gan}
+        return GENERATORS.get(name)(**gan).fit(X)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "input_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() first")
-
-
-def _nearest_index(q: np.ndarray, ref: np.ndarray, chunk: int = 2048) -> np.ndarray:
-    import torch
-
-    r = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(q), chunk):
-            d = torch.cdist(torch.from_numpy(np.ascontiguousarray(q[start:start + chunk], dtype=np.float32)), r)
-            out.append(d.argmin(dim=1).numpy())
-    return np.concatenate(out)
-
-
-def knn_distance(q: np.ndarray, ref: np.ndarray, k: int, chunk: int = 2048) -> np.ndarray:
-    """Mean Euclidean distance of each query row to its k nearest reference rows (chunked torch.cdist)."""
-    import torch
-
-    r = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))
-    k = min(k, len(r))
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(q), chunk):
-            d = torch.cdist(torch.from_numpy(np.ascontiguousarray(q[start:start + chunk], dtype=np.float32)), r)
-            out.append(d.topk(k, dim=1, largest=False).values.mean(dim=1).double().numpy())
-    return np.concatenate(out)

@@ -8,11 +8,16 @@ score = max(sum left-tail, sum right-tail, sum skewness-chosen tail), as in the 
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
-from synthgen.anomaly.base import SCORERS
+from synthgen.anomaly.base import SCORERS, ScorerParams
 from synthgen.anomaly.knn import _ReferenceScorer
-from synthgen.spec import ECODScorerSpec
+
+
+class ECODScorerSpec(ScorerParams):
+    name: Literal["ecod"] = "ecod"
 
 
 @SCORERS.register("ecod")
@@ -48,13 +53,8 @@ class ECODScorer(_ReferenceScorer):
         return np.maximum(np.maximum(left.sum(1), right.sum(1)), auto.sum(1))
 
     def _explain_from(self, q, nearest):
-        left, right, auto = self.tails(q)
-        per_dim = np.maximum(left, right)
-        if self.input_.modality == "image":
-            h, w, c = self.input_.shape
-            m = per_dim.reshape(len(q), h, w, c).mean(axis=3)
-            return {"residual": m / max(float(m.max()), 1e-12)}
-        return super()._explain_from(np.sqrt(per_dim), np.zeros_like(per_dim))
+        left, right, _ = self.tails(q)
+        return self.input_.explain_tails(np.maximum(left, right))
 
     def _restore(self, state: dict, tensors: dict) -> None:
         super()._restore(state, tensors)

@@ -3,13 +3,34 @@ pass per sample and normal class, so scoring runs at thousands of images per sec
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
-from synthgen.anomaly.base import SCORERS
-from synthgen.anomaly.gan_images import (GANImageScorer, _frozen, best_over_classes, frozen_weights, to_tensor,
-                                         to_uint8)
-from synthgen.spec import FAnoGANScorerSpec
+import numpy as np
+from pydantic import Field
+
+from synthgen.anomaly.base import SCORERS, ScorerParams
+from synthgen.anomaly.gan_images import (
+    GANImageScorer,
+    _frozen,
+    best_over_classes,
+    frozen_weights,
+    to_tensor,
+)
+from synthgen.nn.convert import tensor_to_images
+from synthgen.persist import load_prefixed
 from synthgen.training.seeding import resolve_device, seeded
+
+
+class FAnoGANScorerSpec(ScorerParams):
+    """f-AnoGAN (Schlegl et al. 2019): an izi_f encoder trained with G and D frozen;
+    score = MSE(x, G(E(x))) + kappa * MSE(f(x), f(G(E(x)))), f = discriminator features."""
+
+    name: Literal["fanogan"] = "fanogan"
+    kappa: float = Field(1.0, ge=0, description="Weight of the discriminator-feature residual.")
+    encoder_epochs: int = Field(60, ge=1)
+    encoder_lr: float = Field(1e-3, gt=0)
+    batch_size: int = Field(32, ge=2)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
 @SCORERS.register("fanogan")
@@ -59,7 +80,7 @@ class FAnoGANScorer(GANImageScorer):
                     parts = {"pixel": pixel.double().numpy(), "feature": feat.double().numpy(),
                              "score": (pixel + kappa * feat).double().numpy()}
                     if reconstruct:
-                        parts["reconstruction"] = to_uint8(x_hat)
+                        parts["reconstruction"] = tensor_to_images(x_hat)
                     per_class.append(parts)
                 chunks.append(best_over_classes(per_class))
         return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
@@ -75,6 +96,5 @@ class FAnoGANScorer(GANImageScorer):
         self._restore_gan(state, tensors)
         cfg = self.gan_config_
         self.encoder_ = EncoderNet(cfg["latent_dim"], cfg["channels"], cfg["size"], cfg["base_channels"])
-        self.encoder_.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("e.")})
-        _frozen(self.encoder_)
+        _frozen(load_prefixed(self.encoder_, tensors, "e."))
         self.encoder_history_ = state.get("encoder_history", {})

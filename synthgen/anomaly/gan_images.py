@@ -10,24 +10,20 @@ Scoring a sample takes the best (lowest) score over the normal classes, since it
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
 from synthgen.anomaly.base import Scorer
 from synthgen.data import LabeledImages
 from synthgen.errors import InputError
+from synthgen.nn.convert import images_to_tensor
+from synthgen.persist import load_prefixed
 
 SCORE_ELEMENTS = 2 ** 16  # values per scoring batch: small batches stay in cache (28x28: 3,100 vs 1,800 img/s at 512)
 
 
 def to_tensor(images: np.ndarray):
     """uint8 (N, H, W, C) -> float (N, C, H, W) in [-1, 1], channels-last like the frozen nets."""
-    import torch
-
-    from synthgen.training.classifier import to_tensor as nchw
-
-    return nchw(images).contiguous(memory_format=torch.channels_last)
+    return images_to_tensor(images, channels_last=True)
 
 
 class GANImageScorer(Scorer):
@@ -35,31 +31,26 @@ class GANImageScorer(Scorer):
     holds_real_data = False  # GAN weights (the same as the published generator's) or synthetic rows
 
     def _fit(self, X, *, generator=None) -> None:
-        from synthgen.generators import GENERATORS
-
-        data = X if isinstance(X, LabeledImages) else LabeledImages(
-            images=X, labels=np.full(len(X), "normal", dtype=object), classes=("normal",))
+        data = self.adapter.labeled(X)
         normal = [c for c, n in data.class_counts().items() if n]
         if generator is None:
-            present = LabeledImages(images=data.images, labels=data.labels, classes=tuple(normal))
-            gan = {"threads": self.params["threads"], "random_state": self.params["random_state"],
-                   **self.params.get("gan", {})}
-            generator = GENERATORS.get("conditional_gan")(**gan).fit(present)
-        if not hasattr(generator, "discriminator_"):
-            raise InputError(f"{type(generator).__name__}: an image GAN scorer needs a conditional_gan generator "
-                             "(with its discriminator)")
-        missing = [c for c in normal if c not in generator.classes_]
+            data_present = LabeledImages(images=data.images, labels=data.labels, classes=tuple(normal))
+            generator = self.trained_generator(data_present, threads=self.params["threads"])
+        if not hasattr(generator, "gan_parts"):
+            raise InputError(f"{type(generator).__name__}: an image GAN scorer needs a generator that exposes "
+                             "its networks (gan_parts(), e.g. conditional_gan)")
+        parts = generator.gan_parts()
+        missing = [c for c in normal if c not in parts.classes]
         if missing:
-            raise InputError(f"normal classes {missing} are not classes of the generator ({generator.classes_})")
+            raise InputError(f"normal classes {missing} are not classes of the generator ({parts.classes})")
         self.normal_classes_ = normal
-        self.class_index_ = [generator.classes_.index(c) for c in normal]
-        self.gan_config_ = {k: getattr(generator._config(), k)
-                            for k in ("latent_dim", "n_classes", "channels", "size", "base_channels")}
+        self.class_index_ = [parts.classes.index(c) for c in normal]
+        self.gan_config_ = dict(parts.config)
         if self.gan_config_["size"] != self.input_.shape[0] or self.gan_config_["channels"] != self.input_.shape[2]:
             raise InputError(f"fit data: images are {self.input_.shape} but the generator makes "
                              f"{self.gan_config_['size']}x{self.gan_config_['size']}x{self.gan_config_['channels']}")
-        self.g_ = _frozen(copy.deepcopy(generator.net_))
-        self.d_ = _frozen(copy.deepcopy(generator.discriminator_))
+        self.g_ = _frozen(parts.generator)
+        self.d_ = _frozen(parts.discriminator)
         self._fit_scorer(data.subset(np.flatnonzero(np.isin(data.labels, normal))))
 
     def _fit_scorer(self, data: LabeledImages) -> None:
@@ -88,7 +79,10 @@ class GANImageScorer(Scorer):
         return {"normal_classes": self.normal_classes_, "class_index": self.class_index_, "gan": self.gan_config_}
 
     def _restore_gan(self, state: dict, tensors: dict) -> None:
-        from synthgen.nn.image_gan import ConditionalGeneratorNet, ProjectionDiscriminatorNet
+        from synthgen.nn.image_gan import (
+            ConditionalGeneratorNet,
+            ProjectionDiscriminatorNet,
+        )
 
         self.normal_classes_, self.class_index_, cfg = state["normal_classes"], state["class_index"], state["gan"]
         self.gan_config_ = cfg
@@ -96,8 +90,7 @@ class GANImageScorer(Scorer):
                                           cfg["base_channels"])
         self.d_ = ProjectionDiscriminatorNet(cfg["n_classes"], cfg["channels"], cfg["size"], cfg["base_channels"])
         for prefix, net in (("g.", self.g_), ("d.", self.d_)):
-            net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
-            _frozen(net)
+            _frozen(load_prefixed(net, tensors, prefix))
 
     def components(self, X) -> dict[str, np.ndarray]:
         """The score's parts per sample, for the best normal class (keys: see the scorer's docstring)."""
@@ -138,12 +131,6 @@ def _frozen(net):
     for p in net.parameters():
         p.requires_grad_(False)
     return net
-
-
-def to_uint8(x) -> np.ndarray:
-    import torch
-
-    return ((x.permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
 
 
 def best_over_classes(per_class: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

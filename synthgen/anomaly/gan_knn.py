@@ -10,13 +10,24 @@ and per-column contributions fall out of the nearest synthetic neighbour.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
-from synthgen.anomaly.base import SCORERS, knn_distance
+import numpy as np
+from pydantic import Field
+
+from synthgen.anomaly.base import SCORERS, ScorerParams
 from synthgen.anomaly.knn import _ReferenceScorer
-from synthgen.data import LabeledTable
+from synthgen.distances import knn_distance
 from synthgen.errors import InputError
-from synthgen.spec import GANKNNScorerSpec
+
+
+class GANKNNScorerSpec(ScorerParams):
+    """Tabular: mean distance to the k nearest rows the trained GAN generates for the normal classes.
+    The saved scorer holds synthetic rows only, never a real one."""
+
+    name: Literal["gan_knn"] = "gan_knn"
+    n_neighbors: int = Field(5, ge=1)
+    reference_rows: int = Field(5000, ge=10, description="Synthetic normal rows drawn as the reference set.")
 
 
 @SCORERS.register("gan_knn")
@@ -26,14 +37,9 @@ class GANKNNScorer(_ReferenceScorer):
     params_model = GANKNNScorerSpec
 
     def _fit(self, X, *, generator=None) -> None:
-        from synthgen.generators import GENERATORS
-
-        if not isinstance(X, LabeledTable):
-            raise InputError("fit data: the gan_knn scorer needs a LabeledTable (it trains a class-conditional GAN)")
+        X = self.adapter.labeled(X, "fit data")
         normal = [c for c, n in X.class_counts().items() if n]
-        if generator is None:
-            gan = {"threads": 1, "random_state": self.params["random_state"], **self.params.get("gan", {})}
-            generator = GENERATORS.get("ctgan")(**gan).fit(X)
+        generator = self.trained_generator(X, generator, threads=1)
         missing = [c for c in normal if c not in generator.classes_]
         if missing:
             raise InputError(f"normal classes {missing} are not classes of the generator ({generator.classes_})")

@@ -4,11 +4,19 @@ the saved scorer keeps the fit rows and the seed instead and regrows the identic
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
-from synthgen.anomaly.base import SCORERS
+import numpy as np
+from pydantic import Field
+
+from synthgen.anomaly.base import SCORERS, ScorerParams
 from synthgen.anomaly.knn import _ReferenceScorer
-from synthgen.spec import IsolationForestScorerSpec
+
+
+class IsolationForestScorerSpec(ScorerParams):
+    name: Literal["isolation_forest"] = "isolation_forest"
+    n_estimators: int = Field(200, ge=1)
+    max_samples: int = Field(256, ge=2)
 
 
 @SCORERS.register("isolation_forest")

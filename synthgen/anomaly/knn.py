@@ -3,10 +3,13 @@ images, the TableInput encoding for tables). Keeps the fit rows: a saved kNN sco
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
-from synthgen.anomaly.base import SCORERS, Scorer, knn_distance
-from synthgen.spec import KNNScorerSpec
+import numpy as np
+from pydantic import Field
+
+from synthgen.anomaly.base import SCORERS, Scorer, ScorerParams
+from synthgen.distances import knn_distance
 
 
 class _ReferenceScorer(Scorer):
@@ -23,6 +26,11 @@ class _ReferenceScorer(Scorer):
 
     def _restore(self, state: dict, tensors: dict) -> None:
         self.reference_ = tensors["reference"].numpy()
+
+
+class KNNScorerSpec(ScorerParams):
+    name: Literal["knn"] = "knn"
+    n_neighbors: int = Field(5, ge=1)
 
 
 @SCORERS.register("knn")

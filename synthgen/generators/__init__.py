@@ -2,7 +2,12 @@
 
 from synthgen.generators import conditional_gan as _conditional_gan  # noqa: F401  (registers "conditional_gan")
 from synthgen.generators import ctgan as _ctgan  # noqa: F401  (registers "ctgan")
-from synthgen.generators.base import (GENERATORS, GenerationError, Generator, TabularGenerator,
-                                      resolve_class_counts)
+from synthgen.generators.base import (
+                                      GENERATORS,
+                                      GenerationError,
+                                      Generator,
+                                      TabularGenerator,
+                                      resolve_class_counts,
+)
 
 __all__ = ["GENERATORS", "GenerationError", "Generator", "TabularGenerator", "resolve_class_counts"]

@@ -10,6 +10,7 @@ weights_only=True) plus JSON. The base class owns validation and bookkeeping; su
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,6 +23,17 @@ from synthgen.persist import load_state, save_state
 from synthgen.registry import Registry, resolve_params
 
 GENERATORS: Registry = Registry("generator")
+
+
+@dataclass(frozen=True)
+class GANParts:
+    """A trained GAN's networks, for what builds on them (anomaly scorers: train once, use twice).
+    Copies: changing them never changes the generator."""
+
+    generator: Any           # torch module: (z (B, latent_dim), class index (B,)) -> images (B, C, H, W)
+    discriminator: Any       # torch module with `.features` (conv blocks) and the class projection
+    config: dict             # latent_dim, n_classes, channels, size, base_channels
+    classes: list[str]       # class order of the conditioning index
 
 
 class GenerationError(SynthgenError):

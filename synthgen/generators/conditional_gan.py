@@ -7,16 +7,41 @@ for its class, so per-class counts are exact with acceptance 1.0.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
 from synthgen.data import LabeledImages
-from synthgen.generators.base import GENERATORS, Generator
-from synthgen.spec import ConditionalGANModelSpec
+from synthgen.generators.base import GENERATORS, GANParts, Generator
+from synthgen.params import Params
+from synthgen.persist import load_prefixed
 from synthgen.training.seeding import resolve_device, seeded
+
+
+class ConditionalGANModelSpec(Params):
+    """Class-conditional GAN for small labeled image sets: projection discriminator, spectral norm,
+    hinge loss, DiffAugment, EMA generator."""
+
+    name: Literal["conditional_gan"] = "conditional_gan"
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(32, ge=2)
+    latent_dim: int = Field(64, ge=1)
+    base_channels: int = Field(32, ge=4, description="Width of the first generator/discriminator layers.")
+    generator_lr: float = Field(2e-4, gt=0)
+    discriminator_lr: float = Field(2e-4, gt=0)
+    ema_decay: float = Field(0.999, ge=0, lt=1)
+    diffaugment: str = Field("translation", description="Comma list of translation, cutout, color; '' = off.")
+    mode_seeking: float = Field(1.0, ge=0, description="Weight of the mode-seeking term (Mao et al. 2019) "
+                                "that keeps different latents apart within a class; 0 = off.")
+    truncation: float = Field(0.6, gt=0, le=1.0, description="Scale of the latent draws when sampling "
+                              "(truncation trick, Brock et al. 2019): below 1 trades variety for class fidelity; "
+                              "1 = off. Measured on MNIST-5k: 1.0 -> fidelity 0.88, TSTR/TRTR 0.95; 0.6 -> 0.97, 0.92.")
+    max_minutes: float | None = Field(None, gt=0, description="Stop training after this long (checkpointed).")
+    random_state: int = 0
+    threads: int = Field(2, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
 class ImageGenerator(Generator):
@@ -85,6 +110,8 @@ class ConditionalGANGenerator(ImageGenerator):
     def _sample_class(self, cls: str, k: int, *, random_state: int, max_rounds: int):
         import torch
 
+        from synthgen.nn.convert import tensor_to_images
+
         index = self.classes_.index(cls)
         gen = torch.Generator().manual_seed(random_state)
         latent = self.params["latent_dim"]
@@ -95,8 +122,19 @@ class ConditionalGANGenerator(ImageGenerator):
                 b = min(2048, k - start)
                 z = torch.randn(b, latent, generator=gen) * truncation
                 x = self.net_(z, torch.full((b,), index, dtype=torch.long))   # (b, C, H, W) in [-1, 1]
-                out.append(((x.permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy())
+                out.append(tensor_to_images(x))
         return (np.concatenate(out), np.full(k, cls, dtype=object)), 1.0
+
+    def gan_parts(self) -> GANParts:
+        """Copies of the EMA generator and the discriminator, with the shape of their inputs."""
+        import copy
+
+        self._check_fitted()
+        cfg = self._config()
+        return GANParts(generator=copy.deepcopy(self.net_), discriminator=copy.deepcopy(self.discriminator_),
+                        config={k: getattr(cfg, k) for k in ("latent_dim", "n_classes", "channels", "size",
+                                                             "base_channels")},
+                        classes=list(self.classes_))
 
     def _state(self):
         weights = {f"ema.{k}": v for k, v in self.net_.state_dict().items()}
@@ -108,6 +146,5 @@ class ConditionalGANGenerator(ImageGenerator):
 
         self.net_, self.discriminator_ = build_nets(self._config())
         for prefix, net in (("ema.", self.net_), ("discriminator.", self.discriminator_)):
-            net.load_state_dict({k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)})
-            net.eval()
+            load_prefixed(net, weights, prefix).eval()
         self.loss_history_ = state.get("loss_history", {})

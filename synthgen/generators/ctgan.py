@@ -1,6 +1,7 @@
 """CTGAN (ctgan package, BUSL-1.1) behind synthgen's generator contract.
 
-ctgan's training loop is used as is. What synthgen adds around it:
+ctgan's networks and data sampler train in synthgen's copy of its loop (training/ctgan_loop.py,
+no run-time patching). What synthgen adds around them:
 - typing: nulls in numeric/datetime columns become a median fill plus a `<col>__null` indicator
   column; nulls in categories become their own category; datetimes train as numbers;
 - preprocessing through `ModeNormalizer` (sampled GMM fits, vectorised, JSON state);
@@ -15,22 +16,19 @@ ctgan's training loop is used as is. What synthgen adds around it:
 from __future__ import annotations
 
 import copy
-import threading
 import time
-from unittest import mock
+from typing import Literal
 
 import numpy as np
 import polars as pl
+from pydantic import Field, model_validator
 
-from synthgen.data import LabeledTable
+from synthgen.data import NULL_TOKEN, LabeledTable
 from synthgen.generators.base import GENERATORS, GenerationError, TabularGenerator
-from synthgen.generators.ctgan_transform import ModeNormalizer
-from synthgen.spec import CTGANModelSpec
+from synthgen.params import Params
 from synthgen.training.seeding import resolve_device, seeded
 
-NULL_TOKEN = "__null__"
 NULL_SUFFIX = "__null"
-_PATCH_LOCK = threading.Lock()  # the DataTransformer swap below is process-global
 
 
 def _encode(table: LabeledTable) -> tuple["pd.DataFrame", list[str], dict]:  # noqa: F821
@@ -88,54 +86,79 @@ def _decode(raw: dict[str, np.ndarray], plan: dict, schema: pl.DataFrame) -> pl.
     return pl.DataFrame(out)
 
 
+class CTGANModelSpec(Params):
+    """CTGAN (ctgan package) behind synthgen's generator contract."""
+
+    name: Literal["ctgan"] = "ctgan"
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(500, ge=2, description="Must be even and a multiple of pac.")
+    embedding_dim: int = Field(128, ge=1)
+    generator_dim: list[int] = Field(default_factory=lambda: [256, 256])
+    discriminator_dim: list[int] = Field(default_factory=lambda: [256, 256])
+    generator_lr: float = Field(2e-4, gt=0)
+    discriminator_lr: float = Field(2e-4, gt=0)
+    discriminator_steps: int = Field(1, ge=1)
+    pac: int = Field(10, ge=1)
+    log_frequency: bool = True
+    gmm_fit_rows: int | None = Field(
+        5000,
+        ge=100,
+        description="Fit each column's mode-specific normaliser (Bayesian GMM) on at most this many "
+        "rows; null = all rows (ctgan's own behaviour, 5-10x slower on large tables).",
+    )
+    random_state: int = 0
+    threads: int = Field(1, ge=1, description="torch threads for training (cores / concurrent jobs).")
+    device: Literal["auto", "cpu", "cuda"] = "cpu"
+
+    @model_validator(mode="after")
+    def _batch(self) -> "CTGANModelSpec":  # noqa: D102
+        if self.batch_size % 2 or self.batch_size % self.pac:
+            raise ValueError(f"batch_size={self.batch_size} must be even and a multiple of pac={self.pac}")
+        return self
+
+
 @GENERATORS.register("ctgan")
 class CTGANGenerator(TabularGenerator):
     """Parameters are those of spec.CTGANModelSpec (minus `name`); `progress` shows a tqdm bar."""
 
     params_model = CTGANModelSpec
 
-    def _ctgan_kwargs(self) -> dict:
+    def _training(self):
+        from synthgen.training.ctgan_loop import CTGANTraining
+
         p = self.params
-        return dict(
-            embedding_dim=p["embedding_dim"],
-            generator_dim=tuple(p["generator_dim"]),
-            discriminator_dim=tuple(p["discriminator_dim"]),
-            generator_lr=p["generator_lr"],
-            discriminator_lr=p["discriminator_lr"],
-            batch_size=p["batch_size"],
-            discriminator_steps=p["discriminator_steps"],
-            log_frequency=p["log_frequency"],
-            epochs=p["epochs"],
-            pac=p["pac"],
-            verbose=p.get("progress", False),
-        )
+        return CTGANTraining(
+            embedding_dim=p["embedding_dim"], generator_dim=tuple(p["generator_dim"]),
+            discriminator_dim=tuple(p["discriminator_dim"]), generator_lr=p["generator_lr"],
+            discriminator_lr=p["discriminator_lr"], batch_size=p["batch_size"],
+            discriminator_steps=p["discriminator_steps"], log_frequency=p["log_frequency"],
+            epochs=p["epochs"], pac=p["pac"])
 
     def _fit(self, table: LabeledTable) -> None:
-        import ctgan.synthesizers.ctgan as ctgan_module
-        from ctgan import CTGAN
+        from synthgen.generators.ctgan_transform import ModeNormalizer
+        from synthgen.training.ctgan_loop import train_ctgan
 
         started = time.perf_counter()
         data, discrete, self.plan_ = _encode(table)
         device = resolve_device(self.params["device"])
-        model = CTGAN(enable_gpu=device == "cuda", **self._ctgan_kwargs())
         normalizer = ModeNormalizer(gmm_fit_rows=self.params["gmm_fit_rows"],
                                     random_state=self.params["random_state"])
         encode_s = time.perf_counter() - started
-        with _PATCH_LOCK, mock.patch.object(ctgan_module, "DataTransformer", lambda: normalizer), \
-                seeded(self.params["random_state"], threads=self.params["threads"]):
-            model.fit(data, discrete_columns=discrete)
+        with seeded(self.params["random_state"], threads=self.params["threads"]):
+            normalizer.fit(data, discrete_columns=discrete)
+            encoded = normalizer.transform(data)
+            self.net_, self.loss_history_ = train_ctgan(encoded, normalizer.output_info_list, self._training(),
+                                                        device=device, progress=self.params.get("progress", False))
         self.normalizer_ = normalizer
-        self.net_ = model._generator.cpu()
-        self.loss_history_ = model.loss_values.astype(float).to_dict(orient="list")
         self.timings_["preprocess_s"] = encode_s + normalizer.seconds
-        self.timings_["epochs"] = self._ctgan_kwargs()["epochs"]
+        self.timings_["epochs"] = self.params["epochs"]
 
     # -- sampling ----------------------------------------------------------------------------
     def _generate(self, net, cond_index: int, batch: int, gen) -> tuple[dict, dict]:
         """One batch conditioned on one label class -> per-column values/modes (numpy)."""
         import torch
 
-        emb = self._ctgan_kwargs()["embedding_dim"]
+        emb = self.params["embedding_dim"]
         z = torch.randn(batch, emb, generator=gen)
         cond = torch.zeros(batch, self.normalizer_.cond_dim)
         cond[:, cond_index] = 1.0
@@ -159,7 +182,7 @@ class CTGANGenerator(TabularGenerator):
         label = self.label_
         target = next(c for c in self.normalizer_.columns if c["name"] == label)["categories"].index(cls)
         cond_index = self.normalizer_.cond_offset(label, cls)
-        batch = self._ctgan_kwargs()["batch_size"]
+        batch = self.params["batch_size"]
         gen = torch.Generator().manual_seed(random_state)
         net = copy.deepcopy(self.net_).train()  # batch statistics, as ctgan samples; original untouched
         kept_values: list[dict] = []
@@ -193,14 +216,16 @@ class CTGANGenerator(TabularGenerator):
         return state, self.net_.state_dict()
 
     def _restore(self, state: dict, weights: dict) -> None:
-        from ctgan.synthesizers.ctgan import Generator
+        from ctgan.synthesizers.ctgan import Generator as CTGANGeneratorNet
 
-        kw = self._ctgan_kwargs()
+        from synthgen.generators.ctgan_transform import ModeNormalizer
+
+        p = self.params
         self.normalizer_ = ModeNormalizer.from_state(state["normalizer"])
         self.plan_ = state["plan"]
         self.loss_history_ = state.get("loss_history", {})
-        self.net_ = Generator(kw["embedding_dim"] + self.normalizer_.cond_dim, kw["generator_dim"],
-                              self.normalizer_.output_dimensions)
+        self.net_ = CTGANGeneratorNet(p["embedding_dim"] + self.normalizer_.cond_dim, tuple(p["generator_dim"]),
+                                      self.normalizer_.output_dimensions)
         self.net_.load_state_dict(weights)
 
 

@@ -63,7 +63,8 @@ def _samples(synthetic: LabeledImages, per_class: int = 16) -> str:
 
 
 def _nearest_pairs(metrics: dict, train: LabeledImages, synthetic: LabeledImages) -> str:
-    pairs = (metrics.get("memorization_share", {}).get("details") or {}).get("closest_pairs") or []
+    pairs = next((m["details"]["closest_pairs"] for m in metrics.values()
+                  if "closest_pairs" in m.get("sections", [])), [])
     if not pairs:
         return "<p>not computed</p>"
     syn = synthetic.images[[p["synthetic"] for p in pairs]]

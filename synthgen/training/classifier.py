@@ -6,13 +6,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from synthgen.nn.convert import images_to_tensor
 from synthgen.nn.image_gan import SmallClassifierNet
 from synthgen.training.seeding import seeded
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, H, W, C) -> float (N, C, H, W) in [-1, 1]."""
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
 
 
 MIN_STEPS = 300  # small real sets (a few hundred scans) still get a usable judge
@@ -26,7 +22,7 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, *, 
         h, _, c = images.shape[1:]
         net = SmallClassifierNet(n_classes, c, h)
         opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-        x_all, y_all = to_tensor(images), torch.from_numpy(labels.astype(np.int64))
+        x_all, y_all = images_to_tensor(images), torch.from_numpy(labels.astype(np.int64))
         steps = max(1, int(np.ceil(len(x_all) / batch_size)))
         epochs = max(epochs, int(np.ceil(MIN_STEPS / steps)))
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=epochs * steps)
@@ -50,7 +46,7 @@ def predict(net: SmallClassifierNet, images: np.ndarray, batch_size: int = 512) 
     """-> (probabilities (N, K), features (N, 128))."""
     probs, feats = [], []
     for start in range(0, len(images), batch_size):
-        x = to_tensor(images[start:start + batch_size])
+        x = images_to_tensor(images[start:start + batch_size])
         f = net.features(x)
         probs.append(torch.softmax(net.head(f), dim=1).numpy())
         feats.append(f.numpy())

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from synthgen.nn.convert import images_to_tensor
 from synthgen.nn.image_gan import ConditionalGeneratorNet, ProjectionDiscriminatorNet
 from synthgen.training.diffaugment import diff_augment
 
@@ -127,7 +128,7 @@ def train_gan(images: np.ndarray, labels: np.ndarray, cfg: GANConfig, *, device:
     for epoch in bar:
         epoch_start = time.perf_counter()
         source = torch.from_numpy(augment(images, epoch)) if augment is not None else x_all
-        real_all = source.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)  # (N, C, H, W) in [-1, 1]
+        real_all = images_to_tensor(source)  # (N, C, H, W) in [-1, 1]
         order = torch.randperm(n, generator=gen)
         d_losses, g_losses = [], []
         g.train()

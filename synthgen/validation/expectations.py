@@ -52,11 +52,14 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import math
-import os
 import warnings
 from typing import Any
 
+from synthgen.validation.metrics import METRICS, Metric
+
 __all__ = ["build_suite_spec", "run_checkpoint", "KINDS"]
+
+GX_RESULTS = "gx_results.json"
 
 KINDS = ("numeric", "categorical", "datetime")
 DEFAULT_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -69,8 +72,8 @@ def _gx():
     """Import great_expectations lazily, with analytics off and its logger quiet. Returns (gx, gxe)."""
     if "gx" in _GX_CACHE:
         return _GX_CACHE["gx"], _GX_CACHE["gxe"]
-    # Must be set before great_expectations is imported (GX reads it when a context is built).
-    os.environ["GX_ANALYTICS_ENABLED"] = "False"
+    # GX_ANALYTICS_ENABLED comes from synthgen.settings (applied when synthgen is imported; an
+    # explicit value wins).
     gx_logger = logging.getLogger("great_expectations")
     if gx_logger.level == logging.NOTSET:  # respect an explicit choice made by the application
         gx_logger.setLevel(logging.WARNING)
@@ -379,9 +382,6 @@ def run_checkpoint(
 
 
 # --------------------------------------------------------------------------------------------- metric
-from synthgen.validation.metrics import METRICS, Metric  # noqa: E402
-
-
 def suite_for(table) -> list[dict]:
     """The suite derived from a real LabeledTable (polars -> pandas; GX has no polars support)."""
     return build_suite_spec(table.frame.to_pandas(), dict(table.kinds))
@@ -399,3 +399,11 @@ class GXSuccessRate(Metric):
         suite = ctx.gx_suite if ctx.gx_suite is not None else ctx.cached("gx_suite", lambda: suite_for(ctx.train))
         result = run_checkpoint(ctx.synthetic.frame.to_pandas(), suite, name="synthgen")
         return result["success_rate"], {"suite": suite, "checkpoint": result}
+
+    def artifacts(self, result):
+        """The suite and every checkpoint result are saved whole beside the dataset; metrics.json keeps
+        the counts and a pointer."""
+        whole = result.details
+        result.details = {"evaluated": whole["checkpoint"]["evaluated"],
+                          "successful": whole["checkpoint"]["successful"], "file": GX_RESULTS}
+        return {GX_RESULTS: whole}

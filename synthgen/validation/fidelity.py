@@ -15,7 +15,7 @@ from itertools import combinations
 import numpy as np
 import polars as pl
 
-from synthgen.data import LabeledTable
+from synthgen.data import NULL_TOKEN, LabeledTable
 from synthgen.validation.metrics import METRICS, Metric
 
 BINS = 10
@@ -40,8 +40,8 @@ def _ks_complement(a: np.ndarray, b: np.ndarray) -> float:
 def _codes(real: LabeledTable, other: LabeledTable, name: str) -> tuple[np.ndarray, np.ndarray, int]:
     """Both tables' column `name` as small integer codes on the real table's bins/categories."""
     if real.kinds[name] == "categorical":
-        r = real.frame.get_column(name).cast(pl.String).fill_null("__null__").to_numpy()
-        o = other.frame.get_column(name).cast(pl.String).fill_null("__null__").to_numpy()
+        r = real.frame.get_column(name).cast(pl.String).fill_null(NULL_TOKEN).to_numpy()
+        o = other.frame.get_column(name).cast(pl.String).fill_null(NULL_TOKEN).to_numpy()
         vocab = {c: i for i, c in enumerate(np.unique(r))}
         unseen = len(vocab)
         return (np.array([vocab[v] for v in r]), np.array([vocab.get(v, unseen) for v in o]), unseen + 1)

@@ -6,7 +6,7 @@ TRTR. Every metric compares against the holdout, which neither the GAN nor the C
 - density / coverage: Naeem et al. 2020, k = 5, in the same feature space
 - label_fidelity: the CNN's accuracy on synthetic images against their conditioned labels
 - tstr_ratio / augmentation_uplift: holdout accuracy of CNNs trained on synthetic / real + synthetic
-- memorization_share / image_dcr_share: nearest-neighbour memorisation in pixel AND feature space
+- memorization_share / dcr_share: nearest-neighbour memorisation in pixel AND feature space
   (the worse space is the value; both are in the details with the closest synthetic/train pairs)
 """
 
@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from synthgen.data import LabeledImages
-from synthgen.validation.context import CachedViews, nearest_distances
+from synthgen.distances import dcr_share, nearest, nearest_distances
+from synthgen.validation.context import CachedViews
 from synthgen.validation.metrics import METRICS, Metric
 
 
@@ -199,7 +200,7 @@ class TSTRRatio(_ImageMetric):
         return tstr / max(trtr, 1e-9), {"tstr_accuracy": tstr, "trtr_accuracy": trtr}
 
 
-@METRICS.register("image_augmentation_uplift")
+@METRICS.register("augmentation_uplift")
 class ImageAugmentationUplift(_ImageMetric):
     """Holdout accuracy gained by training the CNN on real + synthetic instead of real only."""
 
@@ -225,7 +226,7 @@ def _memorization(ctx: ImageValidationContext) -> dict:
             train_m = ctx.space(space, "train")[matched]
             d_syn_m = nearest_distances(ctx.space(space, "synthetic"), train_m)
             d_syn_h = ctx.distances(space, "synthetic", "holdout")
-            p = float(np.mean(d_syn_m < d_syn_h) + 0.5 * np.mean(d_syn_m == d_syn_h))
+            p = dcr_share(d_syn_m, d_syn_h)
             out[space] = {"share": float(np.mean(d_syn < q1)), "holdout_1st_percentile": q1, "dcr_share": p}
         out["closest_pairs"] = _closest_pairs(ctx)
         return out
@@ -234,18 +235,8 @@ def _memorization(ctx: ImageValidationContext) -> dict:
 
 def _closest_pairs(ctx: ImageValidationContext, k: int = 8) -> list[dict]:
     """The k synthetic images closest (pixel space) to a training image, with that image's index."""
-    import torch
-
-    syn = torch.from_numpy(ctx.pixels("synthetic"))
-    train = torch.from_numpy(ctx.pixels("train"))
-    best_d = torch.full((len(syn),), float("inf"))
-    best_i = torch.zeros(len(syn), dtype=torch.long)
-    for start in range(0, len(train), 4096):
-        d = torch.cdist(syn, train[start:start + 4096])
-        m, i = d.min(dim=1)
-        better = m < best_d
-        best_d[better], best_i[better] = m[better], i[better] + start
-    order = torch.argsort(best_d)[:k]
+    best_d, best_i = nearest(ctx.pixels("synthetic"), ctx.pixels("train"))
+    order = np.argsort(best_d, kind="stable")[:k]
     return [{"synthetic": int(ctx.synthetic_idx[s]), "train": int(ctx.train_idx[best_i[s]]),
              "distance": float(best_d[s])} for s in order]
 
@@ -254,13 +245,14 @@ def _closest_pairs(ctx: ImageValidationContext, k: int = 8) -> list[dict]:
 class MemorizationShare(_ImageMetric):
     kind = "privacy"
     direction = "lower"
+    sections = ("closest_pairs",)
 
     def compute(self, ctx):
         m = _memorization(ctx)
         return max(m["pixel"]["share"], m["feature"]["share"]), m
 
 
-@METRICS.register("image_dcr_share")
+@METRICS.register("dcr_share")
 class ImageDCRShare(_ImageMetric):
     kind = "privacy"
     direction = "lower"

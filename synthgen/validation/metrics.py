@@ -1,10 +1,13 @@
-"""The metric contract and registry.
+"""The metric contract and registry (the metrics themselves live in fidelity.py, privacy.py, ...,
+and are loaded by `synthgen.validation.suite`; this module imports none of them).
 
-Each metric declares `name`, `kind` (quality | privacy | utility) and `direction`
-(higher | lower is better) and one method, `compute(ctx) -> MetricResult`. The shared
-`ValidationContext` replaces the (real, synthetic, holdout) arguments so that expensive views
-(distances, encodings, the TRTR model) are computed once for all metrics. Gates read thresholds
-by metric name; no code checks names to special-case a metric.
+Each metric declares `name`, `kind` (quality | privacy | utility), `direction` (higher | lower is
+better) and its `modality`, and one method, `compute(ctx) -> (value, details)`. The shared context
+(ValidationContext, ImageValidationContext) replaces the (real, synthetic, holdout) arguments so
+that expensive views (distances, encodings, the TRTR model) are computed once for all metrics.
+Gates read thresholds by metric name within a modality; no code checks names to special-case a
+metric: a metric declares the files it writes beside the dataset (`artifacts`) and the report
+sections its details feed (`sections`).
 """
 
 from __future__ import annotations
@@ -14,9 +17,27 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
 from synthgen.registry import Registry
-from synthgen.validation.context import ValidationContext
 
-METRICS: Registry = Registry("metric")
+
+class MetricRegistry(Registry):
+    """Metrics are named within their modality: `dcr_share` of tables and of images are two metrics
+    that measure the same thing, each gated by its modality's `gates.dcr_share`."""
+
+    def register(self, name: str):
+        def decorate(cls):
+            cls.name = name
+            return self.add(f"{cls.modality}/{name}", cls)
+
+        return decorate
+
+    def of(self, modality: str) -> dict[str, type["Metric"]]:
+        return {cls.name: cls for _, cls in self.items() if cls.modality == modality}
+
+    def get(self, name: str, modality: str = "tabular"):  # noqa: D102
+        return super().get(f"{modality}/{name}")
+
+
+METRICS: MetricRegistry = MetricRegistry("metric")
 
 
 @dataclass
@@ -27,6 +48,7 @@ class MetricResult:
     value: float | None
     details: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    sections: list[str] = field(default_factory=list)  # report sections fed by `details`
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,27 +59,20 @@ class Metric:
     kind: ClassVar[Literal["quality", "privacy", "utility"]]
     direction: ClassVar[Literal["higher", "lower"]]
     modality: ClassVar[str] = "tabular"
+    #: report sections this metric's details feed (e.g. "closest_pairs")
+    sections: ClassVar[tuple[str, ...]] = ()
 
-    def compute(self, ctx: ValidationContext) -> tuple[float | None, dict[str, Any]]:
+    def compute(self, ctx) -> tuple[float | None, dict[str, Any]]:
         raise NotImplementedError
 
-    def evaluate(self, ctx: ValidationContext) -> MetricResult:
+    def evaluate(self, ctx) -> MetricResult:
         start = time.perf_counter()
         value, details = self.compute(ctx)
         value = None if value is None else float(value)
         return MetricResult(self.name, self.kind, self.direction, value, details,
-                            time.perf_counter() - start)
+                            time.perf_counter() - start, list(self.sections))
 
-
-def registered_metrics() -> Registry:
-    """The registry with every built-in metric loaded (importing a module registers its metrics)."""
-    from synthgen.validation import expectations, fidelity, images, privacy, utility  # noqa: F401
-
-    return METRICS
-
-
-def run_metrics(ctx: ValidationContext, names: list[str] | None = None, *,
-                modality: str = "tabular") -> dict[str, MetricResult]:
-    registry = registered_metrics()
-    chosen = names or [n for n, cls in registry.items() if cls.modality == modality]
-    return {name: METRICS.get(name)().evaluate(ctx) for name in chosen}
+    def artifacts(self, result: MetricResult) -> dict[str, Any]:
+        """Files (name -> JSON content) to write beside the dataset; may slim `result.details` down
+        to a pointer at them. Default: none."""
+        return {}

@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from synthgen.data import LabeledTable
+from synthgen.distances import dcr_share, nearest_distances
 from synthgen.validation.metrics import METRICS, Metric
 
 
@@ -37,10 +38,6 @@ class ExactCopyExcess(Metric):
         return syn - hold, {"synthetic_copy_rate": syn, "holdout_copy_rate": hold}
 
 
-def _ties_half(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean(a < b) + 0.5 * np.mean(a == b))
-
-
 @METRICS.register("dcr_share")
 class DCRShare(Metric):
     """p = P(d(syn, train) < d(syn, holdout)) with train subsampled to the holdout's size (ties
@@ -52,7 +49,7 @@ class DCRShare(Metric):
     def compute(self, ctx):
         d_train = ctx.nn("synthetic_x", "train_matched_x")
         d_hold = ctx.nn("synthetic_x", "holdout_x")
-        return _ties_half(d_train, d_hold), {
+        return dcr_share(d_train, d_hold), {
             "median_dcr_train": float(np.median(d_train)),
             "median_dcr_holdout": float(np.median(d_hold)),
             "histogram": _hist({"synthetic→train": d_train, "synthetic→holdout": d_hold}),
@@ -100,8 +97,6 @@ class MembershipInferenceAUROC(Metric):
         non_members, reference = hold[perm[:half]], hold[perm[half:]]
         members = ctx.train_x[ctx.rng(22).choice(len(ctx.train_x), size=min(half, len(ctx.train_x)),
                                                  replace=False)]
-        from synthgen.validation.context import nearest_distances
-
         x = np.vstack([members, non_members])
         y = np.r_[np.ones(len(members)), np.zeros(len(non_members))]
         d_syn = nearest_distances(x, ctx.synthetic_x)

@@ -5,7 +5,7 @@ import pytest
 
 from synthgen.validation.context import ValidationContext
 from synthgen.validation.images import ImageValidationContext
-from synthgen.validation.metrics import registered_metrics, run_metrics
+from synthgen.validation.suite import registered_metrics, run_metrics
 from tests.conftest import resampled
 
 METRICS = registered_metrics()
@@ -17,23 +17,26 @@ def results(arrests_split, mnist_split):
     train = train.with_frame(train.frame.head(800))
     synthetic = resampled(holdout, 500, seed=0)
     snapshot = [t.frame.clone() for t in (train, holdout, synthetic)]
-    out = run_metrics(ValidationContext(train, holdout, synthetic, max_rows=500))
+    out = {("tabular", k): v for k, v in run_metrics(ValidationContext(train, holdout, synthetic, max_rows=500)).items()}
     for before, after in zip(snapshot, (train, holdout, synthetic)):
         assert before.equals(after.frame)
 
     itrain, iholdout = mnist_split
     isyn = iholdout.subset(np.random.default_rng(0).integers(0, len(iholdout), 200))
     pixels = [d.images.copy() for d in (itrain, iholdout, isyn)]
-    out.update(run_metrics(ImageValidationContext(itrain, iholdout, isyn, classifier_epochs=1), modality="image"))
+    image = run_metrics(ImageValidationContext(itrain, iholdout, isyn, classifier_epochs=1), modality="image")
+    out.update({("image", k): v for k, v in image.items()})
     for before, after in zip(pixels, (itrain, iholdout, isyn)):
         assert (before == after.images).all()
     return out
 
 
-@pytest.mark.parametrize("name", METRICS.names())
-def test_metric_contract(name, results):
-    result = results[name]
-    cls = METRICS.get(name)
+@pytest.mark.parametrize("key", METRICS.names())
+def test_metric_contract(key, results):
+    modality, name = key.split("/")
+    result = results[(modality, name)]
+    cls = METRICS.get(name, modality)
+    assert (cls.name, cls.modality) == (name, modality)
     assert (result.kind, result.direction) == (cls.kind, cls.direction)
     assert result.value is not None or "note" in result.details
     assert result.seconds >= 0
@@ -44,4 +47,4 @@ def test_every_gate_names_a_metric_of_its_modality():
 
     for gates, modality in ((TabularGates, "tabular"), (ImageGates, "image")):
         for name in gates.model_fields:
-            assert METRICS.get(name).modality == modality, name
+            assert METRICS.get(name, modality).modality == modality, name

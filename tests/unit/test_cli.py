@@ -51,3 +51,18 @@ def test_every_spec_runs_and_the_worst_exit_code_wins(spec_file, tmp_path, capsy
     captured = capsys.readouterr()
     assert "label column 'missing' not found" in captured.err
     assert "published" in captured.out and (out / "arrests_tiny" / "LATEST").exists()
+
+
+def test_the_cli_finds_the_flows_through_entry_points():
+    """The library never imports flows/; the CLI loads them through the `synthgen.flows` entry points."""
+    from flows.augment import augment_dataset_flow
+    from flows.deploy import deploy_spec
+    from flows.screen import screen_dataset_flow
+    from synthgen.cli import flow
+    from synthgen.errors import SynthgenError
+
+    assert flow("augment") is augment_dataset_flow
+    assert flow("screen") is screen_dataset_flow
+    assert flow("deploy") is deploy_spec
+    with pytest.raises(SynthgenError, match="entry point 'nope'"):
+        flow("nope")

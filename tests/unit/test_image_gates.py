@@ -12,7 +12,7 @@ import pytest
 from synthgen.spec import ImageGates
 from synthgen.validation.gates import judge
 from synthgen.validation.images import ImageValidationContext
-from synthgen.validation.metrics import run_metrics
+from synthgen.validation.suite import run_metrics
 
 DEFAULTS = ImageGates().model_dump()
 

@@ -13,7 +13,7 @@ from synthgen.errors import GateFailed, InputError
 from tests.conftest import TINY_GAN
 
 LOOSE = {"label_fidelity": None, "fd_ratio": None, "coverage": None, "tstr_ratio": None,
-         "memorization_share": 0.5, "image_dcr_share": None}
+         "memorization_share": 0.5, "dcr_share": None}
 
 
 def image_spec(source: dict, **extra) -> dict:

@@ -74,7 +74,7 @@ def test_a_killed_run_leaves_no_dataset(spec_file, tmp_path):
     out = tmp_path / "out"
     run = pipeline.start_run(spec_file(tiny_spec()), out=out)
     for step in pipeline.STEPS:
-        step(run)
+        step.fn(run)
     assert (run / "dataset" / "data.parquet").exists()
     assert _dataset_dirs(out) == []
     assert not (out / "arrests_tiny").exists()

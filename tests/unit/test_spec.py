@@ -81,3 +81,58 @@ def test_schema_is_json_with_documented_gate_defaults():
     gates = schema["$defs"]["TabularGates"]["properties"]
     assert gates["dcr_share"]["default"] == 0.6
     assert "description" in gates["mia_auroc"]
+
+
+def test_a_generator_and_a_scorer_registered_in_a_test_are_valid_in_specs(spec_file):
+    """Parameters live beside the estimator: registering one is all a spec needs (no edit of spec.py)."""
+    from typing import Literal
+
+    from pydantic import Field
+
+    from synthgen.anomaly import SCORERS
+    from synthgen.anomaly.base import Scorer, ScorerParams
+    from synthgen.generators import GENERATORS, TabularGenerator
+    from synthgen.params import Params
+    from tests.conftest import tiny_spec
+
+    class ThrowawayParams(Params):
+        name: Literal["throwaway"] = "throwaway"
+        wobble: int = Field(3, ge=1)
+
+    class ThrowawayScorerParams(ScorerParams):
+        name: Literal["throwaway_scorer"] = "throwaway_scorer"
+        k: float = 0.5
+
+    before = json_schema_text()
+    GENERATORS.register("throwaway")(type("ThrowawayGenerator", (TabularGenerator,), {"params_model": ThrowawayParams}))
+    SCORERS.register("throwaway_scorer")(type("ThrowawayScorer", (Scorer,), {
+        "params_model": ThrowawayScorerParams, "modalities": ("tabular",)}))
+    try:
+        spec = tiny_spec(model={"name": "throwaway", "wobble": 7},
+                         screen={"scorer": {"name": "throwaway_scorer", "k": 2.0}})
+        loaded = load_spec(spec_file(spec))
+        assert type(loaded.spec.model) is ThrowawayParams and loaded.spec.model.wobble == 7
+        assert type(loaded.spec.screen.scorer) is ThrowawayScorerParams and loaded.spec.screen.scorer.k == 2.0
+        with pytest.raises(InputError, match=r"model\.throwaway\.wobble"):
+            load_spec(spec_file(spec), ["model.wobble=0"])
+        # an image spec may not name a tabular generator or scorer
+        with pytest.raises(InputError, match="model"):
+            load_spec(spec_file({"modality": "image", "name": "x", "source": {"builtin": "mnist"},
+                                 "model": {"name": "throwaway"}}))
+        assert "ThrowawayParams" in json_schema_text()
+    finally:
+        GENERATORS.remove("throwaway")
+        SCORERS.remove("throwaway_scorer")
+    assert json_schema_text() == before
+    with pytest.raises(InputError, match="throwaway"):
+        load_spec(spec_file(tiny_spec(model={"name": "throwaway"})))
+
+
+def test_renamed_image_gates_are_accepted_with_a_deprecation_message(spec_file):
+    spec = {"modality": "image", "name": "x", "source": {"builtin": "mnist"},
+            "gates": {"image_dcr_share": 0.7, "image_augmentation_uplift": 0.0}}
+    with pytest.warns(FutureWarning, match=r"gates\.image_dcr_share is deprecated: it is now called gates\.dcr_share"):
+        loaded = load_spec(spec_file(spec))
+    assert loaded.spec.gates.dcr_share == 0.7 and loaded.spec.gates.augmentation_uplift == 0.0
+    with pytest.raises(InputError, match="give only gates.dcr_share"):
+        load_spec(spec_file({**spec, "gates": {"image_dcr_share": 0.7, "dcr_share": 0.6}}))

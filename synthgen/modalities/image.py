@@ -1,70 +1,116 @@
-"""What differs between modalities along the one data path: how real data is read and stored in a
-run, how synthetic data is written, which validation context the metrics get, and the report.
-The pipeline steps (pipeline.py) are the same for every modality and look the adapter up here.
-"""
+"""The image adapter (photos and medical scans): LabeledImages, folder / NPZ / DICOM / NIfTI /
+built-in sources, NPZ run storage, PNG + MedMNIST-layout output, validation on
+`ImageValidationContext`, scorer input as uint8 images of one fixed shape."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from synthgen.data import LabeledImages, LabeledTable
+from synthgen.data import LabeledImages
+from synthgen.errors import InputError
+from synthgen.modalities.base import Modality, ScorerInput, register
 
 
-class TabularIO:
-    modality: ClassVar[str] = "tabular"
+class ImageInput(ScorerInput):
+    """uint8 (N, H, W, C) images; the fitted shape is the only one accepted."""
 
-    def load(self, spec, base_dir: Path):
-        from synthgen.data import prepare_table, split_table
-        from synthgen.sources import read_table
+    modality = "image"
 
-        frame, source = read_table(spec.source, base_dir)
-        table = prepare_table(frame, label=spec.label, overrides={k: v.type for k, v in spec.columns.items()},
-                              origin=source.location, near_unique_ratio=spec.validation.near_unique_ratio,
-                              max_categories=spec.validation.max_categories)
-        train, holdout = split_table(table, holdout=spec.split.holdout, random_state=spec.split.random_state,
-                                     stratify=spec.split.stratify)
-        return train, holdout, source, list(table.warnings)
+    def __init__(self, shape: tuple[int, int, int]):
+        self.shape = tuple(int(v) for v in shape)
 
-    def save_real(self, work: Path, train: LabeledTable, holdout: LabeledTable) -> None:
-        train.frame.write_parquet(work / "train.parquet")
-        holdout.frame.write_parquet(work / "holdout.parquet")
-        (work / "kinds.json").write_text(json.dumps({"label": train.label, "kinds": train.kinds}))
+    @classmethod
+    def fit(cls, data) -> "ImageInput":
+        return cls(_images(data).shape[1:])
 
-    def read(self, run: Path, which: str) -> LabeledTable:
-        kinds = json.loads((run / "work" / "kinds.json").read_text())
-        path = run / "dataset" / "data.parquet" if which == "synthetic" else run / "work" / f"{which}.parquet"
-        return LabeledTable(frame=pl.read_parquet(path), label=kinds["label"], kinds=kinds["kinds"], origin=which)
+    @classmethod
+    def from_facts(cls, facts: dict) -> "ImageInput":
+        return cls(facts["shape"])
 
-    def write_synthetic(self, dataset: Path, synthetic: LabeledTable, *, random_state: int) -> None:
-        synthetic.frame.write_parquet(dataset / "data.parquet")
+    def facts(self) -> dict:
+        return {"modality": "image", "shape": list(self.shape)}
 
-    def fit_options(self, spec, run: Path, checkpoint_dir: Path) -> dict[str, Any]:
-        return {}
+    def check(self, data, origin: str = "input") -> np.ndarray:
+        images = _images(data, origin)
+        if images.shape[1:] != self.shape:
+            h, w, c = images.shape[1:]
+            eh, ew, ec = self.shape
+            what = "channels" if (h, w) == (eh, ew) else "size"
+            raise InputError(f"{origin}: images are {h}x{w} with {c} channel(s) but the scorer was fitted on "
+                             f"{eh}x{ew} with {ec} channel(s) (wrong {what}); set image.size / image.channels "
+                             "in the spec to match")
+        return images
 
-    def context(self, spec, train, holdout, synthetic):
-        from synthgen.validation.context import ValidationContext
+    def matrix(self, data, origin: str = "input") -> np.ndarray:
+        """(N, H*W*C) float32 in [0, 1] (what the classic baselines read)."""
+        images = self.check(data, origin)
+        return images.reshape(len(images), -1).astype(np.float32) / 255.0
 
-        return ValidationContext(train, holdout, synthetic, max_rows=spec.validation.max_rows,
-                                 random_state=spec.split.random_state)
+    def _map(self, per_dim: np.ndarray) -> np.ndarray:
+        h, w, c = self.shape
+        return per_dim.reshape(len(per_dim), h, w, c).mean(axis=3)
 
-    def report(self, card: dict, metrics: dict, train, holdout, synthetic, model_meta: dict) -> str:
-        from synthgen.reporting.html import tabular_report
+    def explain_nearest(self, q: np.ndarray, nearest: np.ndarray) -> dict[str, Any]:
+        """{"residual": (N, H, W) |x - nearest normal image| in [0, 1]}."""
+        return {"residual": self._map(np.abs(q - nearest))}
 
-        return tabular_report(card, metrics, train, holdout, synthetic)
+    def explain_tails(self, per_dim: np.ndarray) -> dict[str, Any]:
+        m = self._map(per_dim)
+        return {"residual": m / max(float(m.max()), 1e-12)}
 
 
-class ImageIO:
-    modality: ClassVar[str] = "image"
+def _images(data, origin: str = "input") -> np.ndarray:
+    images = data.images if isinstance(data, LabeledImages) else data
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4 \
+            or images.shape[-1] not in (1, 3):
+        got = f"{images.dtype} {images.shape}" if isinstance(images, np.ndarray) else type(images).__name__
+        raise InputError(f"{origin}: expected uint8 images (N, H, W, 1|3), got {got}")
+    if len(images) == 0:
+        raise InputError(f"{origin}: no images to score")
+    return images
 
+
+def _safe(label: str) -> str:
+    """A class name as a folder name."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(label)) or "_"
+
+
+@register
+class ImageModality(Modality):
+    name = "image"
+    container = LabeledImages
+    default_generator = "conditional_gan"
+    default_scorer = "fanogan"
+    scorer_input = ImageInput
+
+    # -- containers -------------------------------------------------------------------------------
+    def owns(self, data) -> bool:
+        return isinstance(data, (LabeledImages, np.ndarray))
+
+    def subset(self, data, index: np.ndarray):
+        return data.subset(index) if isinstance(data, LabeledImages) else data[index]
+
+    def labels(self, data) -> np.ndarray | None:
+        return np.asarray(data.labels).astype(str) if isinstance(data, LabeledImages) else None
+
+    def classes(self, data) -> list[str]:
+        return list(data.classes)
+
+    def labeled(self, data, origin: str = "fit data") -> LabeledImages:
+        """Bare uint8 arrays are one class, `normal`."""
+        if isinstance(data, LabeledImages):
+            return data
+        images = _images(data, origin)
+        return LabeledImages(images=images, labels=np.full(len(images), "normal", dtype=object), classes=("normal",))
+
+    # -- the data path ------------------------------------------------------------------------------
     def load(self, spec, base_dir: Path):
         from synthgen.augment import load_pipeline
         from synthgen.data import split_images
-        from synthgen.errors import InputError
         from synthgen.sources.images import read_images
 
         if spec.augment:
@@ -80,6 +126,13 @@ class ImageIO:
         train, holdout = split_images(data, holdout=spec.split.holdout, random_state=spec.split.random_state,
                                       stratify=spec.split.stratify)
         return train, holdout, source, []
+
+    def read_input(self, spec, path: Path, base_dir: Path) -> LabeledImages:
+        from synthgen.sources.images import read_images
+
+        source = spec.source.model_copy(update={"path": str(path), "builtin": None})
+        data, _ = read_images(source, spec.image, base_dir)
+        return data
 
     def save_real(self, work: Path, train: LabeledImages, holdout: LabeledImages) -> None:
         for name, data in (("train", train), ("holdout", holdout)):
@@ -121,7 +174,7 @@ class ImageIO:
                             train_labels=synthetic.label_index()[:, None].astype(np.int64),
                             label_names=np.array(synthetic.classes, dtype=str))
 
-    def fit_options(self, spec, run: Path, checkpoint_dir: Path) -> dict[str, Any]:
+    def fit_options(self, spec, checkpoint_dir: Path) -> dict[str, Any]:
         from synthgen.augment import epoch_augmenter
 
         return {"checkpoint_dir": checkpoint_dir,
@@ -140,11 +193,3 @@ class ImageIO:
         from synthgen.reporting.images import image_report
 
         return image_report(card, metrics, train, holdout, synthetic, model_meta)
-
-
-def _safe(label: str) -> str:
-    """A class name as a folder name."""
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(label)) or "_"
-
-
-MODALITY_IO = {"tabular": TabularIO(), "image": ImageIO()}

@@ -1,0 +1,127 @@
+"""The modality adapter contract: everything on the data path that differs between modalities.
+
+The pipeline steps, screening and the scorers are the same for every modality; they ask the
+adapter (looked up by `spec.modality`, by a saved model's facts, or by `adapter_for(data)`) and
+never branch on the modality or test a container's type themselves.
+
+An adapter owns: its container; reading, checking and splitting a source; how a run stores real and
+synthetic data; the validation context its metrics get; the scorer input (shape / column checks and
+the matrix classic scorers read); the default generator and scorer; and its reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from synthgen.errors import InputError
+from synthgen.registry import Registry
+
+MODALITIES: Registry = Registry("modality")
+
+
+class ScorerInput:
+    """What a scorer remembers about the data it was fitted on, and checks every input against."""
+
+    modality: ClassVar[str]
+
+    @classmethod
+    def fit(cls, data) -> "ScorerInput":
+        raise NotImplementedError
+
+    def facts(self) -> dict:
+        """JSON facts saved with the scorer (`modality` names the adapter that rebuilds it)."""
+        raise NotImplementedError
+
+    def check(self, data, origin: str = "input"):
+        raise NotImplementedError
+
+    def matrix(self, data, origin: str = "input") -> np.ndarray:
+        """(N, D) float32: what distance-based scorers read."""
+        raise NotImplementedError
+
+    def explain_nearest(self, q: np.ndarray, nearest: np.ndarray) -> dict[str, Any]:
+        """Explain rows `q` by their nearest normal reference rows."""
+        raise NotImplementedError
+
+    def explain_tails(self, per_dim: np.ndarray) -> dict[str, Any]:
+        """Explain rows by non-negative per-dimension scores (e.g. ECOD's tail probabilities)."""
+        raise NotImplementedError
+
+
+class Modality:
+    name: ClassVar[str]
+    container: ClassVar[type]
+    default_generator: ClassVar[str]
+    default_scorer: ClassVar[str]
+    scorer_input: ClassVar[type[ScorerInput]]
+
+    # -- containers -------------------------------------------------------------------------------
+    def owns(self, data) -> bool:
+        """Whether `data` is this modality's container (or a bare form its scorers accept)."""
+        return isinstance(data, self.container)
+
+    def size(self, data) -> int:
+        return len(data)
+
+    def subset(self, data, index: np.ndarray):
+        raise NotImplementedError
+
+    def labels(self, data) -> np.ndarray | None:
+        """Class of every item as text, or None for unlabeled input."""
+        raise NotImplementedError
+
+    def classes(self, data) -> list[str]:
+        raise NotImplementedError
+
+    def labeled(self, data, origin: str = "fit data"):
+        """The container with labels (bare inputs get one class, `normal`, where that makes sense)."""
+        if self.labels(data) is None:
+            raise InputError(f"{origin}: a GAN scorer needs a {self.container.__name__} (it trains or reuses a "
+                             "class-conditional GAN)")
+        return data
+
+    # -- the data path ------------------------------------------------------------------------------
+    def load(self, spec, base_dir: Path):
+        """-> (train, holdout, source, warnings): read, check and split the spec's source."""
+        raise NotImplementedError
+
+    def read_input(self, spec, path: Path, base_dir: Path):
+        """New data to screen, read with the spec's own source settings."""
+        raise NotImplementedError
+
+    def save_real(self, work: Path, train, holdout) -> None:
+        raise NotImplementedError
+
+    def read(self, run: Path, which: str):
+        """train / holdout (real, the run's work folder) or synthetic (its dataset folder)."""
+        raise NotImplementedError
+
+    def write_synthetic(self, dataset: Path, synthetic, *, random_state: int) -> None:
+        raise NotImplementedError
+
+    def fit_options(self, spec, checkpoint_dir: Path) -> dict[str, Any]:
+        return {}
+
+    def context(self, spec, train, holdout, synthetic):
+        raise NotImplementedError
+
+    def report(self, card: dict, metrics: dict, train, holdout, synthetic, model_meta: dict) -> str:
+        raise NotImplementedError
+
+
+def adapter_for(data) -> Modality:
+    """The adapter whose container (or accepted bare form) `data` is."""
+    for _, adapter in MODALITIES.items():
+        if adapter.owns(data):
+            return adapter
+    raise InputError(f"input: {type(data).__name__} is not data synthgen reads "
+                     f"(expected one of: {', '.join(a.container.__name__ for _, a in MODALITIES.items())})")
+
+
+def register(cls: type[Modality]) -> type[Modality]:
+    """Register an adapter class under its `name` (adapters are stateless: one instance serves)."""
+    MODALITIES.add(cls.name, cls())
+    return cls
