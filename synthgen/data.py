@@ -53,6 +53,31 @@ class LabeledTable:
         return replace(self, frame=frame)
 
 
+def rare_class_plan(counts: dict[str, int], *, min_rows: int, policy: str, origin: str,
+                    label: str) -> tuple[dict[str, str | None], list[str]]:
+    """What to do with label classes below `min_rows`: {class: None (drop) | "other" (merge)} and the
+    lines the card records. `refuse` (the default) raises, naming each class, its count and the fixes."""
+    rare = {c: n for c, n in counts.items() if n < min_rows}
+    if not rare:
+        return {}, []
+    shown = ", ".join(f"{c!r} ({n})" for c, n in sorted(rare.items(), key=lambda kv: kv[1]))
+    if policy == "refuse":
+        raise InputError(
+            f"{origin}: label {label!r}: {len(rare)} class(es) have fewer than {min_rows} rows "
+            f"(split.min_class_rows): {shown}. Too few to train on, hold out and judge. Drop or merge "
+            "those rows, or let synthgen do it: --set split.rare_classes=drop (remove them) or "
+            "--set split.rare_classes=merge (relabel them `other`); or lower split.min_class_rows")
+    if policy == "drop":
+        return {c: None for c in rare}, [f"label {label!r}: dropped {len(rare)} rare class(es) below "
+                                         f"{min_rows} rows (split.rare_classes=drop): {shown}"]
+    merged = sum(rare.values()) + counts.get("other", 0)
+    if merged < min_rows:
+        raise InputError(f"{origin}: label {label!r}: merging the rare classes {shown} into `other` gives "
+                         f"only {merged} rows (< split.min_class_rows={min_rows}); use split.rare_classes=drop")
+    return {c: "other" for c in rare}, [f"label {label!r}: merged {len(rare)} rare class(es) below {min_rows} "
+                                        f"rows into `other` (split.rare_classes=merge): {shown}"]
+
+
 def _infer_kind(series: pl.Series) -> Kind:
     dtype = series.dtype
     if dtype.is_temporal():
@@ -74,8 +99,13 @@ def prepare_table(
     origin: str,
     near_unique_ratio: float = 0.5,
     max_categories: int = 500,
+    min_class_rows: int = 1,
+    rare_classes: str = "refuse",
 ) -> LabeledTable:
-    """Type the columns, apply overrides and refuse what the generator cannot learn safely."""
+    """Type the columns, apply overrides and refuse what the generator cannot learn safely.
+    `inf`/`-inf` in numeric columns are treated as missing and counted in the warnings (they are
+    almost always a division by zero upstream; refusing would make the user edit the file, and as
+    nulls the generator learns their rate like any other missing value)."""
     if frame.height == 0:
         raise InputError(f"{origin}: the table has no rows")
     unknown = sorted(set(overrides) - set(frame.columns))
@@ -99,6 +129,27 @@ def prepare_table(
             f"{origin}: label column {label!r} has {label_series.null_count()} null values; "
             "drop those rows or fill them before synthesis"
         )
+    counts = {str(k): int(v) for k, v in label_series.cast(pl.String).value_counts().iter_rows()}
+    plan, label_notes = rare_class_plan(counts, min_rows=min_class_rows, policy=rare_classes, origin=origin,
+                                        label=label)
+    if plan:
+        text = label_series.cast(pl.String)
+        drop_rows = [c for c, to in plan.items() if to is None]
+        frame = frame.filter(~text.is_in(drop_rows))
+        merge = [c for c, to in plan.items() if to is not None]
+        if merge:
+            text = frame.get_column(label).cast(pl.String)
+            frame = frame.with_columns(pl.when(text.is_in(merge)).then(pl.lit("other")).otherwise(text).alias(label))
+        label_series = frame.get_column(label)
+    infinite = {}
+    for name, dtype in frame.schema.items():
+        if dtype.is_float():
+            bad = int(frame.get_column(name).is_infinite().sum())
+            if bad:
+                infinite[name] = bad
+    if infinite:
+        frame = frame.with_columns([pl.when(pl.col(c).is_infinite()).then(None).otherwise(pl.col(c)).alias(c)
+                                    for c in infinite])
     n_classes = label_series.n_unique()
     if n_classes < 2:
         raise InputError(
@@ -107,7 +158,8 @@ def prepare_table(
         )
 
     kinds: dict[str, Kind] = {}
-    warnings: list[str] = []
+    warnings: list[str] = list(label_notes)
+    warnings += [f"column {c!r}: {k} inf/-inf value(s) treated as missing" for c, k in infinite.items()]
     n = frame.height
     for name in frame.columns:
         series = frame.get_column(name)

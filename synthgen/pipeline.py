@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,10 +23,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from synthgen import publish as pub
+from synthgen.atomic import atomic_directory
 from synthgen.errors import GateFailed, SynthgenError
 from synthgen.modalities import MODALITIES
 from synthgen.spec import LoadedSpec, load_spec, validate_spec
 
+MODELS = ".models"  # DIR/.models/<dataset>/<key>/: trained models kept until their run publishes
+UNTRAINED_FIELDS = ("description", "sample", "gates", "validation", "output", "schedule", "screen")
 LIBRARIES = ("synthgen", "torch", "ctgan", "rdt", "polars", "pandas", "numpy", "scikit-learn",
              "great-expectations", "prefect", "pydantic")
 
@@ -75,6 +79,19 @@ class Run:
         timings = json.loads(path.read_text()) if path.exists() else {}
         timings[step] = round(seconds, 3)
         pub.write_json(path, timings)
+
+    def model_store(self) -> Path:
+        """Where a trained model waits until its run publishes: outside the run and staging folders (no
+        clean-up of stale runs removes it), keyed by the source fingerprint and every spec field that
+        shapes training (not sample, gates, validation thresholds, output, schedule or screen), so a
+        re-run after a failure later in the run, or with other gates, reuses the model."""
+        import hashlib
+
+        spec = self.spec.model_dump(mode="json")
+        relevant = {k: v for k, v in spec.items() if k not in UNTRAINED_FIELDS}
+        relevant["source_fingerprint"] = self.read("source.json")["source"]["fingerprint"]
+        key = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+        return Path(self.info["out_dir"]) / MODELS / self.info["dataset"] / key
 
     def checkpoint_dir(self) -> Path:
         """Outside the run folder, keyed by spec hash: a killed run's next attempt resumes from here."""
@@ -128,15 +145,26 @@ def train_generator(run: Path) -> Path:
     start = time.perf_counter()
     r = Run(run)
     spec = r.spec
+    store = r.model_store()
+    if (store / "generator.json").is_file():
+        shutil.copytree(store, r.dataset / "model")
+        r.write("train.json", {"reused_model": str(store)})
+        print(f"{spec.name}: reusing the model an earlier run trained on the same data and settings ({store}); "
+              "not retraining. Delete that folder to retrain.", file=sys.stderr)
+        r.record_time("train_s", time.perf_counter() - start)
+        return r.dataset / "model"
     params = spec.model.model_dump(exclude={"name"})
     params["progress"] = r.info["progress"]
     ckpt = r.checkpoint_dir()
     options = r.adapter.fit_options(spec, ckpt)
     generator = GENERATORS.get(spec.model.name)(**params).fit(r.data("train"), **options)
     model_dir = generator.save(r.dataset / "model")
+    with atomic_directory(store) as tmp:  # kept until this run publishes: a later failure loses no work
+        shutil.copytree(model_dir, tmp, dirs_exist_ok=True)
     shutil.rmtree(ckpt, ignore_errors=True)
     for parent in (ckpt.parent, ckpt.parent.parent, ckpt.parent.parent.parent):
         pub.drop_empty(parent)
+    r.write("train.json", {"reused_model": None})
     r.record_time("train_s", time.perf_counter() - start)
     return model_dir
 
@@ -167,7 +195,7 @@ def validate(run: Path) -> dict:
     spec = r.spec
     ctx = r.adapter.context(spec, r.data("train"), r.data("holdout"), r.data("synthetic"))
     results = run_metrics(ctx, modality=spec.modality)
-    verdict = judge(results, spec.gates.model_dump())
+    verdict = judge(results, spec.gates.model_dump(), context={"epochs": getattr(spec.model, "epochs", None)})
     for name, result in results.items():  # files a metric saves whole beside the dataset (the GX suite)
         for filename, content in METRICS.get(name, spec.modality)().artifacts(result).items():
             pub.write_json(r.dataset / filename, content)
@@ -231,6 +259,7 @@ def build_card(r: Run) -> dict:
         "metrics": {k: v["value"] for k, v in metrics.items()},
         "verdict": r.read("verdict.json"),
         "timings": r.read("timings.json"),
+        "reused_model": (r.read("train.json") if (r.work / "train.json").exists() else {}).get("reused_model"),
         "versions": library_versions(),
         **({"screening": r.read("screening.json")} if (r.work / "screening.json").exists() else {}),
     }
@@ -258,8 +287,16 @@ def finish(run: Path) -> Path:
     info, verdict = r.info, r.read("verdict.json")
     out_dir = Path(info["out_dir"])
     if verdict["passed"]:
-        return pub.publish(run, out_dir, info["dataset"], info["version"])
-    where = pub.quarantine(run, out_dir, info["dataset"], info["version"], verdict["reasons"])
+        store = r.model_store()
+        final = pub.publish(run, out_dir, info["dataset"], info["version"])
+        import shutil
+
+        shutil.rmtree(store, ignore_errors=True)  # published: the model lives in the dataset now
+        pub.drop_empty(store.parent)
+        pub.drop_empty(store.parent.parent)
+        return final
+    where = pub.quarantine(run, out_dir, info["dataset"], info["version"], verdict["reasons"],
+                           next_steps=verdict.get("next_steps", {}))
     raise GateFailed(f"{info['dataset']}: gates failed, nothing published; evidence in {where}\n  "
                      + "\n  ".join(verdict["reasons"]), reasons=verdict["reasons"], quarantine=str(where))
 

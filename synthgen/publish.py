@@ -46,8 +46,10 @@ def publish(run: Path, out_dir: Path, name: str, version: str) -> Path:
     return final
 
 
-def quarantine(run: Path, out_dir: Path, name: str, version: str, reasons: list[str]) -> Path:
-    write_json(run / "dataset" / "reasons.json", {"dataset": name, "version": version, "reasons": reasons})
+def quarantine(run: Path, out_dir: Path, name: str, version: str, reasons: list[str],
+               next_steps: dict[str, str] | None = None) -> Path:
+    write_json(run / "dataset" / "reasons.json", {"dataset": name, "version": version, "reasons": reasons,
+                                                  "next_steps": next_steps or {}})
     final = move_into_place(run / "dataset", out_dir / QUARANTINE / name / version)
     discard(run)
     return final

@@ -214,6 +214,7 @@ def screen_spec(spec_path: str | Path, *, input: str | Path | None = None, out: 
     scorer, origin, holdout = scorer_for_spec(spec, loaded.base_dir, out=datasets)
     data = holdout() if input is None else read_input(spec, input, loaded.base_dir)
     where = f"{spec.name} holdout split" if input is None else str(input)
+    scorer.input_.check(data, where)  # refuse a wrong shape / missing column naming the file, before scoring
     out_dir = Path(out) if out else Path(datasets or spec.output.dir) / spec.name / SCREENING_DIR / new_version()
     summary = screen_and_write(scorer, data, out_dir, top_k=screen_settings(spec).top_k,
                                title=f"{spec.name}: anomaly screening", origin=where, dataset=spec.name)

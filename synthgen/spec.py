@@ -81,6 +81,12 @@ class SplitSpec(_Strict):
     holdout: float = Field(0.2, gt=0.0, lt=1.0, description="Share of real rows held out.")
     random_state: int = 0
     stratify: bool = Field(True, description="Keep class shares equal in train and holdout.")
+    min_class_rows: int = Field(10, ge=2, description="A label class with fewer rows (images) than this is "
+                                "too small to train on, hold out and judge: refused before training, or "
+                                "handled as `rare_classes` says.")
+    rare_classes: Literal["refuse", "drop", "merge"] = Field(
+        "refuse", description="What to do with classes below min_class_rows: refuse the data (default), drop "
+        "their rows, or merge them into one class `other`. The card records what was done.")
 
 
 class SampleSpec(_Strict):
@@ -127,6 +133,9 @@ class TabularGates(_Strict):
     augmentation_uplift: float | None = Field(
         None, description="min change in holdout AUROC from adding synthetic rows to the real ones"
     )
+    augmentation_no_harm: float | None = Field(
+        -0.01, description="min upper 95% bootstrap bound of the holdout AUROC change from adding the "
+        "synthetic rows to the real ones: below it, the synthetic data confidently hurts a model")
     exact_copy_excess: float | None = Field(
         0.02, description="max share of synthetic rows equal to a train row, minus the holdout's rate"
     )
@@ -218,6 +227,11 @@ class ImageShapeSpec(_Strict):
 
 # Gate keys renamed without a change of meaning: still accepted, with a deprecation message.
 RENAMED_IMAGE_GATES = {"image_dcr_share": "dcr_share", "image_augmentation_uplift": "augmentation_uplift"}
+# Gates whose meaning changed: the old key is refused, naming its successor.
+REPLACED_IMAGE_GATES = {
+    "tstr_ratio": ("tstr_chance_ratio", "chance-corrected: a classifier that predicts the majority class scores 0"),
+    "label_fidelity": ("label_fidelity_ratio", "per class, relative to the real-data classifier's own holdout recall"),
+}
 
 
 def _accept_renamed(value, renamed: dict[str, str], where: str):
@@ -238,17 +252,23 @@ def _accept_renamed(value, renamed: dict[str, str], where: str):
 class ImageGates(_Strict):
     """Gate thresholds by metric name (null disables a gate)."""
 
-    label_fidelity: float | None = Field(0.8, description="min accuracy of the real-data classifier on synthetic images vs their conditioned labels")
+    label_fidelity_ratio: float | None = Field(0.7, description="min over classes of the real-data classifier's accuracy on synthetic images of the class over its recall on the class's holdout images (capped at 1)")
     fd_ratio: float | None = Field(50.0, description="max Fréchet distance (classifier features) to train, over the holdout's")
     coverage: float | None = Field(0.3, description="min coverage (Naeem et al. 2020) of the real train features")
-    tstr_ratio: float | None = Field(0.7, description="min holdout accuracy of a classifier trained on synthetic over one trained on real")
+    tstr_chance_ratio: float | None = Field(0.5, description="min (TSTR accuracy - chance) / (TRTR accuracy - chance) on the holdout, chance = the majority-class share")
     augmentation_uplift: float | None = Field(None, description="min change in holdout accuracy from adding synthetic images")
     memorization_share: float | None = Field(0.05, description="max share of synthetic images closer to train than the holdout's 1st percentile (pixel or feature space, the worse)")
     dcr_share: float | None = Field(0.6, description="max P(d(s, train) < d(s, holdout)) (pixel or feature space, the worse)")
+    augmentation_no_harm: float | None = Field(-0.01, description="min upper 95% bootstrap bound of the holdout accuracy change from adding the synthetic images to the real ones: below it, they confidently hurt a model")
 
     @model_validator(mode="before")
     @classmethod
     def _renamed(cls, value):
+        if isinstance(value, dict):
+            for old, (new, why) in REPLACED_IMAGE_GATES.items():
+                if old in value:
+                    raise ValueError(f"gates.{old} was replaced by gates.{new} ({why}); rename it and check "
+                                     f"its threshold (default {cls.model_fields[new].default})")
         return _accept_renamed(value, RENAMED_IMAGE_GATES, "gates")
 
 

@@ -96,7 +96,7 @@ def tiny_spec(**extra) -> dict:
         "model": {"name": "ctgan", **TINY_CTGAN},
         "sample": {"rows": 600},
         "gates": {"tstr_signal_ratio": None, "detection_auc": None, "quality_score": 0.5,
-                  "gx_success_rate": 0.5},
+                  "gx_success_rate": 0.5, "augmentation_no_harm": None},
     }
     for key, value in extra.items():
         spec[key] = value

@@ -74,6 +74,17 @@ def _images(data, origin: str = "input") -> np.ndarray:
     return images
 
 
+def _apply_rare_plan(data: LabeledImages, plan: dict[str, str | None]) -> LabeledImages:
+    """Drop (None) or relabel (`other`) the images of rare classes; class order kept, `other` last."""
+    keep = np.flatnonzero([plan.get(str(v), "") is not None for v in data.labels])
+    data = data.subset(keep)
+    labels = np.array([plan.get(str(v)) or v for v in data.labels], dtype=object)
+    classes = [c for c in data.classes if c not in plan]
+    if any(plan.values()) and "other" not in classes:
+        classes.append("other")
+    return LabeledImages(images=data.images, labels=labels, classes=tuple(classes), origin=data.origin, ids=data.ids)
+
+
 def _safe(label: str) -> str:
     """A class name as a folder name."""
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(label)) or "_"
@@ -115,17 +126,22 @@ class ImageModality(Modality):
 
         if spec.augment:
             load_pipeline(spec.augment, origin=f"{spec.name} spec")  # refuse a bad pipeline before training
+        from synthgen.data import rare_class_plan
+
         data, source = read_images(spec.source, spec.image, base_dir)
         counts = data.class_counts()
         if len([c for c, n in counts.items() if n]) < 2:
             raise InputError(f"{source.location}: needs at least two classes with images, found {counts}")
-        small = {c: n for c, n in counts.items() if n < 2}
-        if small:
-            raise InputError(f"{source.location}: classes {sorted(small)} have fewer than 2 images; "
-                             "every class needs images in both train and holdout")
+        plan, notes = rare_class_plan(counts, min_rows=spec.split.min_class_rows, policy=spec.split.rare_classes,
+                                      origin=source.location, label="class")
+        if plan:
+            data = _apply_rare_plan(data, plan)
+            if len(data.classes) < 2:
+                raise InputError(f"{source.location}: after split.rare_classes={spec.split.rare_classes} fewer "
+                                 f"than two classes are left ({data.class_counts()})")
         train, holdout = split_images(data, holdout=spec.split.holdout, random_state=spec.split.random_state,
                                       stratify=spec.split.stratify)
-        return train, holdout, source, []
+        return train, holdout, source, notes
 
     def read_input(self, spec, path: Path, base_dir: Path) -> LabeledImages:
         from synthgen.sources.images import read_images

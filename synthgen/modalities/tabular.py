@@ -108,7 +108,8 @@ class TabularModality(Modality):
         frame, source = read_table(spec.source, base_dir)
         table = prepare_table(frame, label=spec.label, overrides={k: v.type for k, v in spec.columns.items()},
                               origin=source.location, near_unique_ratio=spec.validation.near_unique_ratio,
-                              max_categories=spec.validation.max_categories)
+                              max_categories=spec.validation.max_categories,
+                              min_class_rows=spec.split.min_class_rows, rare_classes=spec.split.rare_classes)
         train, holdout = split_table(table, holdout=spec.split.holdout, random_state=spec.split.random_state,
                                      stratify=spec.split.stratify)
         return train, holdout, source, list(table.warnings)

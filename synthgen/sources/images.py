@@ -55,6 +55,7 @@ class _Read:
     ids: list[str] | np.ndarray
     classes: tuple[str, ...]
     square: str = "crop"  # how a non-square image becomes square before resizing: crop | pad
+    notes: tuple[str, ...] = ()  # what the card should say about the read (e.g. which NPZ splits were pooled)
 
 
 # ----------------------------------------------------------------------------------- entry point
@@ -75,7 +76,7 @@ def read_images(source: ImageSourceSpec, shape: ImageShapeSpec,
         raise InputError(f"{path}: source.format is npz but this is a folder; point source.path at the .npz file")
     read = _READERS[fmt](path, source)
     data = _finish(read, shape, source, origin=str(path), fmt=fmt, size=shape.size)
-    return data, SourceInfo(fmt, str(path), _fingerprint(path), len(data), len(data.classes))
+    return data, SourceInfo(fmt, str(path), _fingerprint(path), len(data), len(data.classes), tuple(read.notes))
 
 
 def infer_format(path: Path) -> str:
@@ -329,13 +330,18 @@ def _read_npz(path: Path, source) -> _Read:
         raise InputError(f"{path}: cannot read as .npz ({exc}); re-save it with np.savez") from None
     with npz:
         keys = list(npz.files)
-        parts_img, parts_lab, ids = [], [], []
+        parts_img, parts_lab, ids, used = [], [], [], []
+        if not source.npz_splits:
+            raise InputError(f"{path}: source.npz_splits is empty; list at least one split (e.g. [train])")
         for split in source.npz_splits:
             ik, lk = f"{split}_images", f"{split}_labels"
+            if ik not in keys and lk not in keys:
+                continue  # pool whatever of the listed splits exist
             for key in (ik, lk):
                 if key not in keys:
-                    raise InputError(f"{path}: key {key!r} not found (keys: {keys}); fix "
-                                     f"source.npz_splits (now {list(source.npz_splits)})")
+                    raise InputError(f"{path}: key {key!r} not found but its pair is (keys: {keys}); every "
+                                     "split needs both <split>_images and <split>_labels")
+            used.append(split)
             img, lab = _npz_array(npz, ik, path), _npz_array(npz, lk, path)
             img, lab = _check_npz_images(img, ik, path), _check_npz_labels(lab, lk, path)
             if len(img) != len(lab):
@@ -345,16 +351,19 @@ def _read_npz(path: Path, source) -> _Read:
             parts_lab.append(lab)
             ids.extend(f"{ik}[{i}]" for i in range(len(img)))
     if not parts_img:
-        raise InputError(f"{path}: source.npz_splits is empty; list at least one split (e.g. [train])")
-    for split, part in zip(source.npz_splits, parts_img):
+        raise InputError(f"{path}: none of source.npz_splits {list(source.npz_splits)} is in the file (keys: "
+                         f"{keys}); list the splits it has, e.g. --set source.npz_splits=[test]")
+    for split, part in zip(used, parts_img):
         if part.shape[1:] != parts_img[0].shape[1:]:
-            raise InputError(f"{path}: {source.npz_splits[0]}_images are {parts_img[0].shape[1:]} but "
+            raise InputError(f"{path}: {used[0]}_images are {parts_img[0].shape[1:]} but "
                              f"{split}_images are {part.shape[1:]} (H, W, C); pool only matching splits "
                              "(source.npz_splits)")
     images = np.concatenate(parts_img)
     codes = np.concatenate(parts_lab)
     classes = tuple(str(c) for c in np.unique(codes))  # numeric order: 2 before 10
-    return _Read(images, codes.astype(str), ids, classes, square="crop")
+    missing = [s for s in source.npz_splits if s not in used]
+    note = f"npz splits pooled: {', '.join(used)}" + (f" (not in the file: {', '.join(missing)})" if missing else "")
+    return _Read(images, codes.astype(str), ids, classes, square="crop", notes=(note,))
 
 
 def _npz_array(npz, key: str, path: Path) -> np.ndarray:

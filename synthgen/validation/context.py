@@ -112,10 +112,17 @@ class ValidationContext(CachedViews):
                          and self.train.frame.get_column(c).n_unique() < 250
                          for c in self.train.features])
 
-    def classifier(self, random_state: int = 0):
+    def classifier(self, random_state: int = 0, labels=None):
+        """Early stopping holds out a stratified 10% when there are over 10,000 rows; a class with one
+        row cannot be split (the crash seen on a 23-class table), so it is off when any class of
+        `labels` has fewer than 10 rows."""
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         mask = self.categorical_mask
+        early = "auto"
+        if labels is not None and len(labels):
+            _, counts = np.unique(np.asarray(labels), return_counts=True)
+            early = "auto" if counts.min() >= 10 else False
         return HistGradientBoostingClassifier(
             max_iter=100, categorical_features=mask if mask.any() else None,
-            random_state=random_state)
+            random_state=random_state, early_stopping=early)

@@ -1,10 +1,23 @@
-"""Gate verdicts: thresholds from the spec by metric name, directions from the metrics."""
+"""Gate verdicts: thresholds from the spec by metric name, directions from the metrics.
+
+A gated metric that could not be measured FAILS, saying why and what to do. The only exceptions are
+the named conditions in NOT_APPLICABLE, where the gate's question has no answer on this data (a
+metric sets `details["not_applicable"]` to one of the names); the README lists them. Every failed
+gate carries a next step that fits its value (`next_step`), with `--set` overrides that pass
+`synthgen check`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
 from synthgen.validation.metrics import MetricResult
+
+NOT_APPLICABLE = {
+    "label_unpredictable": "the label is barely predictable from the real data either (real-data model "
+                           "near chance on the holdout), so there is no signal for synthetic data to keep",
+    "few_holdout_images": "fewer than 10 holdout images: too few for a Fréchet distance",
+}
 
 
 @dataclass
@@ -15,12 +28,15 @@ class GateCheck:
     threshold: float
     direction: str
     passed: bool
+    note: str = ""         # why a value is missing (not measurable / does not apply)
+    next_step: str = ""    # what to try when the gate failed
 
     @property
     def reason(self) -> str:
         op = ">=" if self.direction == "higher" else "<="
-        shown = "not computed" if self.value is None else f"{self.value:.4f}"
-        return f"{self.kind} gate {self.metric}: {shown} (needs {op} {self.threshold})"
+        shown = f"not measurable ({self.note})" if self.value is None else f"{self.value:.4f}"
+        text = f"{self.kind} gate {self.metric}: {shown} (needs {op} {self.threshold})"
+        return f"{text}; try: {self.next_step}" if self.next_step else text
 
 
 @dataclass
@@ -32,28 +48,84 @@ class Verdict:
     def reasons(self) -> list[str]:
         return [c.reason for c in self.checks if not c.passed]
 
+    @property
+    def next_steps(self) -> dict[str, str]:
+        return {c.metric: c.next_step for c in self.checks if not c.passed and c.next_step}
+
     def as_dict(self) -> dict:
-        return {"passed": self.passed, "reasons": self.reasons,
+        return {"passed": self.passed, "reasons": self.reasons, "next_steps": self.next_steps,
                 "checks": [asdict(c) for c in self.checks]}
 
 
-def judge(results: dict[str, MetricResult], thresholds: dict[str, float | None]) -> Verdict:
-    """A metric with a threshold passes when its value is on the good side of it. A gated metric
-    that could not be computed (value None) passes only if its details say why (e.g. a label that
-    real data cannot predict either); a gated metric that is missing altogether fails."""
+def _epochs(context: dict, factor: float) -> str:
+    epochs = context.get("epochs")
+    return str(max(1, int(round(epochs * factor)))) if epochs else ("200" if factor > 1 else "20")
+
+
+def next_step(metric: str, result: MetricResult | None, context: dict) -> str:
+    """What to try for a failed gate, fitted to the value. `context`: facts of the run (`epochs`)."""
+    longer = f"train longer (--set model.epochs={_epochs(context, 2)})"
+    shorter = f"train for fewer epochs (--set model.epochs={_epochs(context, 0.5)}) or give it more real data"
+    details = result.details if result is not None else {}
+    if result is None:
+        return "the metric is missing: check the spec's gates for a typo"
+    if result.value is None:
+        return f"{details.get('not_measurable', 'the metric could not be computed')}; more holdout data " \
+               "(--set split.holdout=0.3) or fewer classes (--set split.rare_classes=merge) usually fixes it"
+    worst = details.get("worst_column")
+    advice = {
+        "gx_success_rate": f"{longer}; gx_results.json lists the expectations the synthetic data missed",
+        "quality_score": f"{longer}; the report's per-column plots show which columns drift",
+        "detection_auc": f"{longer}; check the column typing in the card and drop ID-like columns "
+                         "(columns.<name>.type: drop in the spec)",
+        "tstr_signal_ratio": f"{longer}; a label with many rare classes learns poorly: --set split.rare_classes=merge",
+        "augmentation_uplift": f"{longer}, or sample fewer synthetic rows (--set sample.rows=1000)",
+        "augmentation_no_harm": "do not use this synthetic data for augmentation: it lowers a model's holdout "
+                                f"score; {longer}, or sample fewer synthetic rows (--set sample.rows=1000)",
+        "exact_copy_excess": f"{shorter}; check that no near-unique column is typed categorical",
+        "dcr_share": f"{shorter}",
+        "close_to_train_share": f"{shorter}",
+        "mia_auroc": f"{shorter}; check that no near-unique column is typed categorical",
+        "rare_value_excess": (f"column {worst!r} reproduces values seen only in train: declare it numeric "
+                              f"(--set columns.{worst}.type=numeric) if it is a quantity, or drop it "
+                              f"(--set columns.{worst}.type=drop)") if worst else shorter,
+        "label_fidelity_ratio": f"{longer}; balance the classes (--set sample.balance=true) and look at the "
+                                "per-class ratios in metrics.json; less latent variety helps fidelity "
+                                "(--set model.truncation=0.5)",
+        "fd_ratio": f"{longer}",
+        "coverage": f"{longer}; more variety per class: --set model.truncation=1.0",
+        "tstr_chance_ratio": f"{longer}; check that every class is sampled (--set sample.balance=true)",
+        "memorization_share": f"{shorter}; or augment the real images while training "
+                              "(--set model.diffaugment=translation,cutout)",
+    }
+    return advice.get(metric, longer)
+
+
+def judge(results: dict[str, MetricResult], thresholds: dict[str, float | None],
+          context: dict | None = None) -> Verdict:
+    """A metric with a threshold passes when its value is on the good side of it. A gated metric that
+    could not be measured (value None) fails, unless its details name a NOT_APPLICABLE condition; a
+    gated metric that is missing altogether fails."""
+    context = context or {}
     checks = []
     for name, threshold in thresholds.items():
         if threshold is None:
             continue
         result = results.get(name)
         if result is None:
-            checks.append(GateCheck(name, "unknown", None, threshold, "higher", False))
+            checks.append(GateCheck(name, "unknown", None, threshold, "higher", False, "no such metric",
+                                    next_step(name, None, context)))
             continue
+        note = ""
         if result.value is None:
-            passed = "note" in result.details
+            condition = result.details.get("not_applicable")
+            passed = condition in NOT_APPLICABLE
+            note = NOT_APPLICABLE[condition] if passed else \
+                result.details.get("not_measurable") or result.details.get("note") or "no value"
         elif result.direction == "higher":
             passed = result.value >= threshold
         else:
             passed = result.value <= threshold
-        checks.append(GateCheck(name, result.kind, result.value, threshold, result.direction, passed))
+        checks.append(GateCheck(name, result.kind, result.value, threshold, result.direction, passed, note,
+                                "" if passed else next_step(name, result, context)))
     return Verdict(all(c.passed for c in checks), checks)

@@ -21,7 +21,7 @@ import numpy as np
 from synthgen.data import LabeledImages
 from synthgen.distances import dcr_share, nearest, nearest_distances
 from synthgen.validation.context import CachedViews
-from synthgen.validation.metrics import METRICS, Metric
+from synthgen.validation.metrics import METRICS, Metric, paired_bootstrap_bound
 
 
 @dataclass
@@ -74,11 +74,38 @@ class ImageValidationContext(CachedViews):
     def space(self, name: str, which: str) -> np.ndarray:
         return self.features(which) if name == "feature" else self.pixels(which)
 
-    def holdout_accuracy(self, net) -> float:
+    def synthetic_judged(self) -> tuple[np.ndarray, np.ndarray]:
+        """(conditioned class index, the judge's predicted class) of the synthetic images it sees."""
+        probs, _ = self.outputs("synthetic")
+        return self.synthetic.label_index()[self.synthetic_idx], np.argmax(probs, axis=1)
+
+    def holdout_predictions(self, net) -> np.ndarray:
         from synthgen.training.classifier import predict
 
         probs, _ = predict(net, self.holdout.images)
-        return float(np.mean(np.argmax(probs, axis=1) == self.holdout.label_index()))
+        return np.argmax(probs, axis=1)
+
+    def holdout_accuracy(self, net) -> float:
+        return float(np.mean(self.holdout_predictions(net) == self.holdout.label_index()))
+
+    @property
+    def judge_holdout_predictions(self) -> np.ndarray:
+        return self.cached("judge_holdout_pred", lambda: self.holdout_predictions(self.judge))
+
+    @property
+    def chance_accuracy(self) -> float:
+        """The majority-class share of the holdout: what predicting one class scores."""
+        counts = np.bincount(self.holdout.label_index(), minlength=len(self.train.classes))
+        return float(counts.max() / max(counts.sum(), 1))
+
+    @property
+    def augmented_predictions(self) -> np.ndarray:
+        """Holdout predictions of the CNN trained on real + synthetic images."""
+        def compute():
+            images = np.concatenate([self.train.images, self.synthetic.images])
+            labels = np.concatenate([self.train.label_index(), self.synthetic.label_index()])
+            return self.holdout_predictions(self.train_cnn(images, labels, 2))
+        return self.cached("augmented_pred", compute)
 
     @property
     def trtr_accuracy(self) -> float:
@@ -132,13 +159,38 @@ class LabelFidelity(_ImageMetric):
     direction = "higher"
 
     def compute(self, ctx: ImageValidationContext):
-        probs, _ = ctx.outputs("synthetic")
-        wanted = ctx.synthetic.label_index()[ctx.synthetic_idx]
-        pred = np.argmax(probs, axis=1)
+        wanted, pred = ctx.synthetic_judged()
         per_class = {c: float(np.mean(pred[wanted == i] == i)) for i, c in enumerate(ctx.train.classes)
                      if np.any(wanted == i)}
         return float(np.mean(pred == wanted)), {"per_class": per_class,
                                                 "judge_holdout_accuracy": ctx.trtr_accuracy}
+
+
+@METRICS.register("label_fidelity_ratio")
+class LabelFidelityRatio(_ImageMetric):
+    """Per class, the judge's accuracy on synthetic images of that class over its recall on the real
+    holdout images of that class (capped at 1); the value is the worst class. A hard task (judge 0.89
+    on real data) and an easy one are judged alike, and one unrecognisable class fails."""
+
+    kind = "quality"
+    direction = "higher"
+
+    def compute(self, ctx: ImageValidationContext):
+        wanted, pred = ctx.synthetic_judged()
+        truth, hold_pred = ctx.holdout.label_index(), ctx.judge_holdout_predictions
+        per_class = {}
+        for i, c in enumerate(ctx.train.classes):
+            if not np.any(wanted == i) or not np.any(truth == i):
+                continue
+            fidelity = float(np.mean(pred[wanted == i] == i))
+            recall = float(np.mean(hold_pred[truth == i] == i))
+            per_class[c] = {"synthetic_accuracy": fidelity, "holdout_recall": recall,
+                            "ratio": min(1.0, fidelity / max(recall, 1e-9))}
+        if not per_class:
+            return None, {"not_measurable": "no class has both synthetic and holdout images"}
+        worst = min(per_class, key=lambda c: per_class[c]["ratio"])
+        return per_class[worst]["ratio"], {"worst_class": worst, "per_class": per_class,
+                                           "judge_holdout_accuracy": ctx.trtr_accuracy}
 
 
 @METRICS.register("fd_ratio")
@@ -150,7 +202,7 @@ class FrechetDistanceRatio(_ImageMetric):
         train, hold, syn = ctx.features("train"), ctx.features("holdout"), ctx.features("synthetic")
         n = len(hold)
         if n < 10:
-            return None, {"note": f"only {n} holdout images: too few for a Fréchet distance"}
+            return None, {"not_applicable": "few_holdout_images", "holdout_images": n}
         syn = syn[ctx.index(len(syn), n, 5)]
         floor = frechet_distance(train, hold)
         fd = frechet_distance(train, syn)
@@ -195,9 +247,44 @@ class TSTRRatio(_ImageMetric):
 
     def compute(self, ctx):
         syn = ctx.synthetic
-        tstr = ctx.holdout_accuracy(ctx.train_cnn(syn.images, syn.label_index(), 1))
+        tstr = ctx.cached("tstr_accuracy", lambda: ctx.holdout_accuracy(ctx.train_cnn(syn.images, syn.label_index(), 1)))
         trtr = ctx.trtr_accuracy
         return tstr / max(trtr, 1e-9), {"tstr_accuracy": tstr, "trtr_accuracy": trtr}
+
+
+@METRICS.register("tstr_chance_ratio")
+class TSTRChanceRatio(_ImageMetric):
+    """Chance-corrected TSTR: (TSTR accuracy - chance) / (TRTR accuracy - chance) on the holdout, chance =
+    the majority-class share. A synthetic set whose classifier only predicts the majority class scores 0."""
+
+    kind = "utility"
+    direction = "higher"
+
+    def compute(self, ctx):
+        syn = ctx.synthetic
+        tstr = ctx.cached("tstr_accuracy", lambda: ctx.holdout_accuracy(ctx.train_cnn(syn.images, syn.label_index(), 1)))
+        trtr, chance = ctx.trtr_accuracy, ctx.chance_accuracy
+        details = {"tstr_accuracy": tstr, "trtr_accuracy": trtr, "chance_accuracy": chance}
+        if trtr - chance < 0.02:
+            return None, {**details, "not_applicable": "label_unpredictable"}
+        return (tstr - chance) / (trtr - chance), details
+
+
+@METRICS.register("augmentation_no_harm")
+class ImageAugmentationNoHarm(_ImageMetric):
+    """Upper 95% bound (paired bootstrap over holdout images) of the holdout accuracy change from training
+    the CNN on real + synthetic instead of real only. Below -tolerance: adding the synthetic images
+    confidently hurts, which a team scheduling augmentation must never be handed."""
+
+    kind = "utility"
+    direction = "higher"
+
+    def compute(self, ctx):
+        truth = ctx.holdout.label_index()
+        real = (ctx.judge_holdout_predictions == truth).astype(float)
+        augmented = (ctx.augmented_predictions == truth).astype(float)
+        return paired_bootstrap_bound(lambda idx: augmented[idx].mean() - real[idx].mean(), len(truth),
+                                      ctx.rng(41))
 
 
 @METRICS.register("augmentation_uplift")
@@ -208,9 +295,7 @@ class ImageAugmentationUplift(_ImageMetric):
     direction = "higher"
 
     def compute(self, ctx):
-        images = np.concatenate([ctx.train.images, ctx.synthetic.images])
-        labels = np.concatenate([ctx.train.label_index(), ctx.synthetic.label_index()])
-        augmented = ctx.holdout_accuracy(ctx.train_cnn(images, labels, 2))
+        augmented = float(np.mean(ctx.augmented_predictions == ctx.holdout.label_index()))
         return augmented - ctx.trtr_accuracy, {"augmented_accuracy": augmented, "real_accuracy": ctx.trtr_accuracy}
 
 

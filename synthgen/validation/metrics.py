@@ -16,6 +16,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
+import numpy as np
+
 from synthgen.registry import Registry
 
 
@@ -54,6 +56,24 @@ class MetricResult:
         return asdict(self)
 
 
+def paired_bootstrap_bound(statistic, n: int, rng: np.random.Generator, *, rounds: int = 200,
+                           level: float = 0.95) -> tuple[float | None, dict[str, Any]]:
+    """One-sided upper `level` bound of `statistic(index)` (a score difference on the same resampled
+    holdout items for both models) over `rounds` bootstrap resamples; resamples where the statistic
+    is undefined (NaN, e.g. one class only) are skipped."""
+    full = float(statistic(np.arange(n)))
+    draws = []
+    for _ in range(rounds):
+        value = statistic(rng.integers(0, n, n))
+        if np.isfinite(value):
+            draws.append(float(value))
+    if len(draws) < rounds // 2:
+        return None, {"not_measurable": f"only {len(draws)} of {rounds} bootstrap resamples of the {n} holdout "
+                                        "items could be scored", "difference": full}
+    return float(np.quantile(draws, level)), {"difference": full, "level": level, "rounds": rounds,
+                                              "lower_bound": float(np.quantile(draws, 1 - level))}
+
+
 class Metric:
     name: ClassVar[str]
     kind: ClassVar[Literal["quality", "privacy", "utility"]]
@@ -67,7 +87,11 @@ class Metric:
 
     def evaluate(self, ctx) -> MetricResult:
         start = time.perf_counter()
-        value, details = self.compute(ctx)
+        try:
+            value, details = self.compute(ctx)
+        except Exception as exc:  # noqa: BLE001 - a metric that fails on this data must not lose the run
+            value, details = None, {"not_measurable": f"{self.name} failed on this data: "
+                                                      f"{type(exc).__name__}: {exc}"}
         value = None if value is None else float(value)
         return MetricResult(self.name, self.kind, self.direction, value, details,
                             time.perf_counter() - start, list(self.sections))

@@ -14,29 +14,40 @@ from synthgen.validation.metrics import METRICS, Metric
 
 
 def _scores(ctx, train_parts) -> dict:
-    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+    from sklearn.metrics import accuracy_score, f1_score
 
     xs, ys = zip(*[ctx.features(t) for t in train_parts])
     x, y = np.vstack(xs), np.concatenate(ys)
     xh, yh = ctx.cached("holdout_features", lambda: ctx.features(ctx.holdout))
     classes = np.array(sorted(set(yh) | set(y)))
     if len(set(y)) < 2:
-        return {"auroc": 0.5, "accuracy": float(np.mean(yh == y[0])), "macro_f1": 0.0}
-    clf = ctx.classifier(ctx.random_state).fit(x, y)
+        return {"auroc": 0.5, "accuracy": float(np.mean(yh == y[0])), "macro_f1": 0.0,
+                "_proba": None, "_classes": classes, "_truth": yh}
+    clf = ctx.classifier(ctx.random_state, labels=y).fit(x, y)
     proba = np.zeros((len(xh), len(classes)))
     proba[:, np.searchsorted(classes, clf.classes_)] = clf.predict_proba(xh)
     pred = classes[np.argmax(proba, axis=1)]
+    return {"auroc": _auroc(yh, proba, classes), "accuracy": float(accuracy_score(yh, pred)),
+            "macro_f1": float(f1_score(yh, pred, average="macro")),
+            "_proba": proba, "_classes": classes, "_truth": yh}
+
+
+def _auroc(yh: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
+    """Binary AUROC, or macro one-vs-rest over the classes present in `yh` (0.5 with fewer than two)."""
+    from sklearn.metrics import roc_auc_score
+
     present = np.flatnonzero(np.isin(classes, yh))
     if len(present) < 2:
-        auroc = 0.5
-    elif len(present) == 2:
+        return 0.5
+    if len(present) == 2:
         pos = present[1]
-        auroc = roc_auc_score(yh == classes[pos], proba[:, pos])
-    else:
-        p = proba[:, present] / np.clip(proba[:, present].sum(axis=1, keepdims=True), 1e-12, None)
-        auroc = roc_auc_score(yh, p, multi_class="ovr", average="macro", labels=classes[present])
-    return {"auroc": float(auroc), "accuracy": float(accuracy_score(yh, pred)),
-            "macro_f1": float(f1_score(yh, pred, average="macro"))}
+        return float(roc_auc_score(yh == classes[pos], proba[:, pos]))
+    p = proba[:, present] / np.clip(proba[:, present].sum(axis=1, keepdims=True), 1e-12, None)
+    return float(roc_auc_score(yh, p, multi_class="ovr", average="macro", labels=classes[present]))
+
+
+def _public(scores: dict) -> dict:
+    return {k: v for k, v in scores.items() if not k.startswith("_")}
 
 
 def _trtr(ctx):
@@ -51,10 +62,11 @@ class TSTRSignalRatio(Metric):
     def compute(self, ctx):
         trtr = _trtr(ctx)
         tstr = _scores(ctx, [ctx.synthetic])
+        tstr, trtr = _public(tstr), _public(trtr)
         details = {"tstr": tstr, "trtr": trtr,
                    "tstr_over_trtr_auroc": tstr["auroc"] / trtr["auroc"] if trtr["auroc"] else None}
         if trtr["auroc"] <= 0.55:
-            details["note"] = "the label is barely predictable from real data; ratio not evaluated"
+            details["not_applicable"] = "label_unpredictable"
             return None, details
         return (tstr["auroc"] - 0.5) / (trtr["auroc"] - 0.5), details
 
@@ -67,6 +79,41 @@ class AugmentationUplift(Metric):
     direction = "higher"
 
     def compute(self, ctx):
-        trtr = _trtr(ctx)
-        augmented = _scores(ctx, [ctx.train, ctx.synthetic])
-        return augmented["auroc"] - trtr["auroc"], {"augmented": augmented, "real_only": trtr}
+        trtr, augmented = _trtr(ctx), _augmented(ctx)
+        return augmented["auroc"] - trtr["auroc"], {"augmented": _public(augmented), "real_only": _public(trtr)}
+
+
+def _augmented(ctx):
+    return ctx.cached("augmented", lambda: _scores(ctx, [ctx.train, ctx.synthetic]))
+
+
+MAX_BOOTSTRAP_ROWS = 5000  # holdout rows resampled by the no-harm bootstrap (AUROC per resample)
+
+
+@METRICS.register("augmentation_no_harm")
+class AugmentationNoHarm(Metric):
+    """Upper 95% bound (paired bootstrap over holdout rows) of the holdout AUROC change from adding the
+    synthetic rows to the real ones. Below -tolerance: the synthetic data confidently hurts a model
+    trained with it, which a team scheduling augmentation must never be handed."""
+
+    kind = "utility"
+    direction = "higher"
+
+    def compute(self, ctx):
+        from synthgen.validation.metrics import paired_bootstrap_bound
+
+        trtr, augmented = _trtr(ctx), _augmented(ctx)
+        if trtr["_proba"] is None or augmented["_proba"] is None:
+            return None, {"not_measurable": "a model could not be trained (one class only)"}
+        yh, classes = trtr["_truth"], trtr["_classes"]
+        keep = np.arange(len(yh))
+        if len(keep) > MAX_BOOTSTRAP_ROWS:
+            keep = np.sort(ctx.rng(42).choice(len(yh), MAX_BOOTSTRAP_ROWS, replace=False))
+        y, p_real, p_aug = yh[keep], trtr["_proba"][keep], augmented["_proba"][keep]
+
+        def change(idx):
+            if len(set(y[idx])) < 2:
+                return np.nan
+            return _auroc(y[idx], p_aug[idx], classes) - _auroc(y[idx], p_real[idx], classes)
+
+        return paired_bootstrap_bound(change, len(y), ctx.rng(43))

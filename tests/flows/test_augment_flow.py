@@ -49,7 +49,8 @@ def test_image_flow_publishes_a_labeled_image_set(spec_file, tmp_path):
     spec = {"modality": "image", "name": "mnist_tiny", "source": {"builtin": "mnist"},
             "model": {"name": "conditional_gan", **TINY_GAN, "epochs": 1},
             "sample": {"rows": 100, "balance": True},
-            "gates": {"label_fidelity": None, "fd_ratio": None, "coverage": None, "tstr_ratio": None},
+            "gates": {"label_fidelity_ratio": None, "fd_ratio": None, "coverage": None, "tstr_chance_ratio": None,
+                      "augmentation_no_harm": None},
             "validation": {"classifier_epochs": 1, "max_images": 300},
             "screen": {"normal_classes": ["0"], "scorer": {"name": "fanogan", "encoder_epochs": 1}, "top_k": 4}}
     out = tmp_path / "out"

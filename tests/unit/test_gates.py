@@ -96,6 +96,85 @@ def test_every_metric_declares_its_contract_and_every_gate_has_a_metric():
     assert set(DEFAULTS) <= set(METRICS.of("tabular"))  # see also tests/conformance/test_metrics.py
 
 
+def test_flipped_labels_fail_augmentation_no_harm(split):
+    """Real feature rows with the label flipped: added to the real training rows they confidently lower
+    the holdout AUROC, so the no-harm gate refuses them (with a next step that says so)."""
+    train, holdout = split
+    syn = resampled(holdout, len(train), seed=5)
+    labels = syn.frame.get_column(syn.label).cast(pl.String)
+    classes = sorted(labels.unique().to_list())
+    flipped = labels.replace({classes[0]: classes[1], classes[1]: classes[0]}).cast(syn.frame.schema[syn.label])
+    results, verdict, failed = _verdict(train, holdout, syn.with_frame(syn.frame.with_columns(flipped.alias(syn.label))))
+    assert "augmentation_no_harm" in failed
+    assert results["augmentation_no_harm"].value < -0.01
+    assert "augmentation" in verdict.next_steps["augmentation_no_harm"]
+
+
+def test_a_metric_that_cannot_be_measured_fails_its_gate_saying_why():
+    from synthgen.validation.metrics import MetricResult
+
+    unmeasured = MetricResult("dcr_share", "privacy", "lower", None, {"not_measurable": "ValueError: boom"})
+    verdict = judge({"dcr_share": unmeasured}, {"dcr_share": 0.6})
+    assert not verdict.passed and "not measurable (ValueError: boom)" in verdict.reasons[0]
+    assert "try:" in verdict.reasons[0]
+    # a note alone no longer passes a gate (it did: a None value with any note was waved through)
+    noted = MetricResult("dcr_share", "privacy", "lower", None, {"note": "whatever"})
+    assert not judge({"dcr_share": noted}, {"dcr_share": 0.6}).passed
+
+
+@pytest.mark.parametrize("condition", ["label_unpredictable", "few_holdout_images"])
+def test_named_not_applicable_conditions_pass_and_say_so(condition):
+    from synthgen.validation.gates import NOT_APPLICABLE
+    from synthgen.validation.metrics import MetricResult
+
+    result = MetricResult("x", "utility", "higher", None, {"not_applicable": condition})
+    verdict = judge({"x": result}, {"x": 0.5})
+    assert verdict.passed and verdict.checks[0].note == NOT_APPLICABLE[condition]
+
+
+def test_label_unpredictable_on_real_data_is_the_named_condition(arrests_split):
+    """A label that is noise in the real data too: TSTR has nothing to keep, the gate does not apply."""
+    train, holdout = arrests_split
+    rng = np.random.default_rng(9)
+    noise = lambda t: t.with_frame(t.frame.with_columns(  # noqa: E731
+        pl.Series(t.label, rng.permutation(t.frame.get_column(t.label).to_numpy()))))
+    results, verdict, _ = _verdict(noise(train), noise(holdout), resampled(noise(holdout), 800, seed=6))
+    assert results["tstr_signal_ratio"].value is None
+    assert results["tstr_signal_ratio"].details["not_applicable"] == "label_unpredictable"
+
+
 def test_missing_gated_metric_fails():
     verdict = judge({}, {"dcr_share": 0.6})
     assert not verdict.passed and "dcr_share" in verdict.reasons[0]
+
+
+def _suggested_sets(modality: str) -> set[str]:
+    import re
+
+    from synthgen.spec import ImageGates
+    from synthgen.validation.gates import next_step
+    from synthgen.validation.metrics import MetricResult
+
+    gates = TabularGates if modality == "tabular" else ImageGates
+    out = set()
+    for name in gates.model_fields:
+        for value, details in ((0.5, {"worst_column": "released"}), (None, {"not_measurable": "x"}), (0.5, {})):
+            text = next_step(name, MetricResult(name, "quality", "higher", value, details), {"epochs": 60})
+            assert text, name
+            out |= set(re.findall(r"--set ([^\s);]+)", text))
+    return out
+
+
+@pytest.mark.parametrize("spec_name", ["arrests", "mnist"])
+def test_every_suggested_override_passes_check(spec_name, capsys):
+    """A refusal's next steps are only useful if what they suggest can be run as is."""
+    from pathlib import Path
+
+    from synthgen.cli import main
+
+    path = Path(__file__).resolve().parents[2] / "schemas" / f"{spec_name}.yaml"
+    modality = "tabular" if spec_name == "arrests" else "image"
+    suggested = _suggested_sets(modality)
+    assert len(suggested) >= 3
+    for override in sorted(suggested):
+        assert main(["check", str(path), "--set", override]) == 0, (override, capsys.readouterr().err)

@@ -1,7 +1,9 @@
 """Image gates FAIL on known-bad data and pass on known-good data (real MNIST digits).
 
 Known-bad: training images returned as "synthetic" (memorisation must fail), shuffled labels
-(label fidelity must fail), noise (quality must fail). Known-good: a holdout resample.
+(label fidelity must fail), noise (quality must fail), one class's images under every label (label
+fidelity), a majority-class-only set (chance-corrected TSTR), labels shifted by one class (augmentation
+no-harm). Known-good: a holdout resample.
 """
 
 from dataclasses import replace
@@ -56,15 +58,15 @@ def test_shuffled_labels_fail_label_fidelity(mnist_split, shared_judge):
     fresh = _resample(holdout, len(train), 2)
     shuffled = replace(fresh, labels=np.random.default_rng(3).permutation(fresh.labels))
     results, verdict, failed = _verdict(mnist_split, shared_judge, shuffled)
-    assert {"label_fidelity", "tstr_ratio"} <= failed
-    assert results["label_fidelity"].value < 0.3
+    assert {"label_fidelity_ratio", "tstr_chance_ratio"} <= failed
+    assert results["label_fidelity"].value < 0.3 and results["label_fidelity_ratio"].value < 0.3
 
 
 def test_noise_fails_quality(mnist_split, shared_judge):
     train, _ = mnist_split
     noise = replace(train, images=np.random.default_rng(4).integers(0, 256, train.images.shape, dtype=np.uint8))
     results, verdict, failed = _verdict(mnist_split, shared_judge, noise)
-    assert {"label_fidelity", "fd_ratio", "coverage"} <= failed
+    assert {"label_fidelity_ratio", "fd_ratio", "coverage"} <= failed
     assert results["fd_ratio"].value > 100
 
 
@@ -73,3 +75,44 @@ def test_holdout_resample_passes(mnist_split, shared_judge):
     results, verdict, failed = _verdict(mnist_split, shared_judge, _resample(holdout, len(train), 5))
     assert verdict.passed, verdict.reasons
     assert results["fd_ratio"].value < 5
+
+
+def test_one_class_under_every_label_fails_label_fidelity(mnist_split, shared_judge):
+    train, holdout = mnist_split
+    zeros = holdout.subset(np.flatnonzero(holdout.labels == "0"))
+    fake = _resample(zeros, len(train), 6)
+    every = np.array(train.classes, dtype=object)[np.arange(len(fake)) % len(train.classes)]
+    results, verdict, failed = _verdict(mnist_split, shared_judge, replace(fake, labels=every))
+    assert "label_fidelity_ratio" in failed
+    assert results["label_fidelity_ratio"].value < 0.2 and results["label_fidelity_ratio"].details["worst_class"] != "0"
+
+
+def test_majority_class_only_fails_chance_corrected_tstr(mnist_split, shared_judge):
+    """The old tstr_ratio could pass such a set on an imbalanced label; TSTR at chance must score ~0."""
+    train, holdout = mnist_split
+    ones = holdout.subset(np.flatnonzero(holdout.labels == "1"))
+    results, verdict, failed = _verdict(mnist_split, shared_judge, _resample(ones, len(train), 7))
+    assert "tstr_chance_ratio" in failed
+    assert results["tstr_chance_ratio"].value < 0.1
+    assert results["tstr_chance_ratio"].details["chance_accuracy"] == pytest.approx(0.1, abs=0.02)
+
+
+def test_images_that_hurt_augmentation_fail_no_harm(mnist_split, shared_judge):
+    train, holdout = mnist_split
+    fresh = _resample(holdout, len(train), 8)
+    shifted = np.array([train.classes[(train.classes.index(v) + 1) % len(train.classes)] for v in fresh.labels],
+                       dtype=object)
+    results, verdict, failed = _verdict(mnist_split, shared_judge, replace(fresh, labels=shifted))
+    assert "augmentation_no_harm" in failed
+    assert results["augmentation_no_harm"].details["difference"] < -0.05
+    assert verdict.next_steps["augmentation_no_harm"].startswith("do not use this synthetic data for augmentation")
+
+
+def test_renamed_gates_name_their_successor(spec_file):
+    from synthgen.errors import InputError
+    from synthgen.spec import load_spec
+
+    for old, new in (("tstr_ratio", "tstr_chance_ratio"), ("label_fidelity", "label_fidelity_ratio")):
+        spec = {"modality": "image", "name": "x", "source": {"builtin": "mnist"}, "gates": {old: 0.7}}
+        with pytest.raises(InputError, match=f"gates.{old} was replaced by gates.{new}"):
+            load_spec(spec_file(spec))

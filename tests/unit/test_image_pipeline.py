@@ -12,7 +12,8 @@ from synthgen import pipeline
 from synthgen.errors import GateFailed, InputError
 from tests.conftest import TINY_GAN
 
-LOOSE = {"label_fidelity": None, "fd_ratio": None, "coverage": None, "tstr_ratio": None,
+LOOSE = {"label_fidelity_ratio": None, "fd_ratio": None, "coverage": None, "tstr_chance_ratio": None,
+         "augmentation_no_harm": None,
          "memorization_share": 0.5, "dcr_share": None}
 
 
@@ -75,8 +76,8 @@ def test_bad_augmentation_is_refused_before_training(spec_file, digit_folder, tm
 
 
 def test_failing_gate_quarantines_images(spec_file, digit_folder, tmp_path):
-    spec = spec_file(image_spec({"path": str(digit_folder)}, gates={**LOOSE, "label_fidelity": 0.99}))
-    with pytest.raises(GateFailed, match="label_fidelity"):
+    spec = spec_file(image_spec({"path": str(digit_folder)}, gates={**LOOSE, "label_fidelity_ratio": 0.99}))
+    with pytest.raises(GateFailed, match="label_fidelity_ratio"):
         pipeline.run_pipeline(spec, out=tmp_path / "out")
     assert not (tmp_path / "out" / "digits_tiny").exists()
     (quarantined,) = (tmp_path / "out" / "_quarantine" / "digits_tiny").iterdir()
@@ -98,7 +99,7 @@ def test_dicom_headers_never_reach_the_outputs(spec_file, tmp_path):
     secrets = {s for s in secrets if len(s) > 3}
     spec = spec_file(image_spec({"path": "scans", "format": "dicom"}, image={"size": 32},
                                 sample={"rows": 8, "balance": True}, gates={**LOOSE, "memorization_share": None},
-                                split={"holdout": 0.25}))
+                                split={"holdout": 0.25, "min_class_rows": 2}))
     final = pipeline.run_pipeline(spec, out=tmp_path / "out")
     for path in final.rglob("*"):
         if path.is_file():

@@ -174,10 +174,14 @@ def test_npz_medmnist_layout(tmp_path):
 
 def test_npz_missing_key_lists_the_keys(tmp_path):
     path = _npz(tmp_path / "t.npz", train_images=np.zeros((2, 8, 8), np.uint8), train_labels=np.array([0, 1]))
-    with pytest.raises(InputError, match=r"key 'val_images' not found \(keys: \['train_images', 'train_labels'\]\)"):
-        _read(path, npz_splits=["train", "val"])
-    data, _ = _read(path, npz_splits=["train"])
-    assert len(data) == 2
+    # a listed split that is not in the file is skipped (and said); none at all is refused, listing the keys
+    data, info = _read(path, npz_splits=["train", "val"])
+    assert len(data) == 2 and "not in the file: val" in info.notes[0]
+    with pytest.raises(InputError, match=r"none of source.npz_splits \['val'\].*\['train_images', 'train_labels'\]"):
+        _read(path, npz_splits=["val"])
+    half = _npz(tmp_path / "h.npz", train_images=np.zeros((2, 8, 8), np.uint8))
+    with pytest.raises(InputError, match=r"key 'train_labels' not found but its pair is"):
+        _read(half, npz_splits=["train"])
 
 
 def test_npz_length_mismatch_names_both_keys(tmp_path):

@@ -97,3 +97,31 @@ def test_csv_source_relative_to_spec(spec_file, tmp_path):
     final = pipeline.run_pipeline(spec_file(tiny_spec(source={"path": "arrests.csv"})), out=tmp_path / "o")
     card = json.loads((final / "card.json").read_text())
     assert card["source"]["source"]["kind"] == "csv" and card["source"]["train_rows"] == 1200
+
+
+def test_a_failure_after_training_keeps_the_model_and_the_rerun_reuses_it(spec_file, tmp_path, monkeypatch, capsys):
+    from synthgen.modalities.tabular import TabularModality
+
+    out = tmp_path / "out"
+    spec = spec_file(tiny_spec())
+
+    def broken_report(*args, **kwargs):
+        raise RuntimeError("report renderer broke")
+
+    with monkeypatch.context() as m:
+        m.setattr(TabularModality, "report", broken_report)
+        with pytest.raises(RuntimeError, match="report renderer broke"):
+            pipeline.run_pipeline(spec, out=out)
+    kept = list((out / pipeline.MODELS / "arrests_tiny").glob("*/generator.json"))
+    assert len(kept) == 1 and _dataset_dirs(out) == []
+    assert not (out / ".staging").exists() or not any((out / ".staging").iterdir())
+    capsys.readouterr()
+    # other gates and sample sizes are not training-relevant: the same model is reused
+    final = pipeline.run_pipeline(spec_file({**tiny_spec(), "sample": {"rows": 500}}), out=out)
+    assert "reusing the model" in capsys.readouterr().err
+    card = json.loads((final / "card.json").read_text())
+    assert card["reused_model"] == str(kept[0].parent) and card["rows"] == 500
+    assert not kept[0].exists()  # published: the kept copy is gone, the model lives in the dataset
+    # a training-relevant change trains anew
+    pipeline.run_pipeline(spec_file(tiny_spec(model={**tiny_spec()["model"], "epochs": 3})), out=out)
+    assert "reusing" not in capsys.readouterr().err

@@ -111,3 +111,62 @@ def test_kind_inference_and_stratified_split():
     assert hold.class_counts() == {"a": 30, "b": 10}
     again, _ = split_table(table, holdout=0.2, random_state=0)
     assert again.frame.equals(train.frame)
+
+
+
+def _table(text, tmp_path, name):
+    from synthgen.sources import read_table
+    from synthgen.spec import SourceSpec
+
+    (tmp_path / name).write_text(text)
+    return read_table(SourceSpec(path=name), tmp_path)
+
+
+@pytest.mark.parametrize("name,sep", [("t.txt", ","), ("t.tsv", "\t"), ("t.data", ";"), ("t.dat", "|")])
+def test_delimited_text_with_any_suffix_is_read_as_csv(tmp_path, name, sep):
+    text = sep.join(["a", "b", "label"]) + "\n" + "".join(sep.join([str(i), f"{i * 0.5}", "xy"[i % 2]]) + "\n"
+                                                      for i in range(30))
+    frame, info = _table(text, tmp_path, name)
+    assert frame.columns == ["a", "b", "label"] and frame.height == 30
+    assert info.kind == "csv"
+    assert (sep == ",") == (not info.notes)  # a sniffed separator other than ',' is recorded
+
+
+def test_inf_is_treated_as_missing_and_counted(tmp_path):
+    from synthgen.data import prepare_table
+
+    text = "x,y,label\n" + "".join(f"{'inf' if i == 3 else '-inf' if i == 5 else i},{i % 4},{'ab'[i % 2]}\n"
+                                     for i in range(40))
+    frame, _ = _table(text, tmp_path, "t.csv")
+    table = prepare_table(frame, label="label", overrides={}, origin="t.csv")
+    assert table.frame.get_column("x").null_count() == 2
+    assert any("column 'x': 2 inf/-inf" in w for w in table.warnings)
+
+
+@pytest.mark.parametrize("policy", ["drop", "merge"])
+def test_rare_classes_are_dropped_or_merged_when_asked_and_recorded(tmp_path, policy):
+    from synthgen.data import prepare_table
+
+    labels = ["a"] * 30 + ["b"] * 30 + ["r1"] * 3 + ["r2"] * 8
+    frame = pl.DataFrame({"x": list(range(len(labels))), "label": labels})
+    table = prepare_table(frame, label="label", overrides={}, origin="t", min_class_rows=10, rare_classes=policy)
+    counts = table.class_counts()
+    assert set(counts) == ({"a", "b"} if policy == "drop" else {"a", "b", "other"})
+    if policy == "merge":
+        assert counts["other"] == 11
+    assert any(policy[:4] in w and "'r1' (3)" in w for w in table.warnings)
+    with pytest.raises(InputError, match=r"'r1' \(3\), 'r2' \(8\).*split.rare_classes=drop"):
+        prepare_table(frame, label="label", overrides={}, origin="t", min_class_rows=10)
+
+
+def test_npz_pools_the_listed_splits_it_has_and_says_which(tmp_path):
+    import numpy as np
+
+    from synthgen.sources.images import read_images
+    from synthgen.spec import ImageShapeSpec, ImageSourceSpec
+
+    np.savez(tmp_path / "only_test.npz", test_images=np.zeros((12, 8, 8), np.uint8),
+             test_labels=(np.arange(12) % 2)[:, None])
+    data, info = read_images(ImageSourceSpec(path="only_test.npz"), ImageShapeSpec(), tmp_path)
+    assert len(data) == 12
+    assert info.notes == ("npz splits pooled: test (not in the file: train, val)",)
