@@ -180,9 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     import synthgen  # noqa: F401  (applies synthgen's environment defaults)
 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the CLI prints its own summary
-    warnings.formatwarning = lambda message, category, *a, **k: f"synthgen: warning: {message}\n"
     from synthgen.errors import SynthgenError
 
+    shown = warnings.formatwarning  # deprecations read as one line while the command runs, then as before
+    warnings.formatwarning = lambda message, category, *a, **k: f"synthgen: warning: {message}\n"
     try:
         return COMMANDS[args.command](args)
     except SynthgenError as exc:
@@ -191,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("synthgen: interrupted; nothing was published", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = shown
 
 
 if __name__ == "__main__":

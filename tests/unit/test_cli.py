@@ -66,3 +66,19 @@ def test_the_cli_finds_the_flows_through_entry_points():
     assert flow("deploy") is deploy_spec
     with pytest.raises(SynthgenError, match="entry point 'nope'"):
         flow("nope")
+
+
+def test_a_renamed_gate_key_is_accepted_with_a_one_line_warning(spec_file, capsys):
+    import warnings
+
+    before = warnings.formatwarning
+    spec = {"modality": "image", "name": "x", "source": {"builtin": "mnist"}, "gates": {"image_dcr_share": 0.6}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        # what Python does outside pytest (pytest records warnings instead of printing them)
+        warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: sys.stderr.write(
+            warnings.formatwarning(message, category, filename, lineno, line))
+        assert main(["check", str(spec_file(spec))]) == 0
+    err = capsys.readouterr().err
+    assert "synthgen: warning: gates.image_dcr_share is deprecated: it is now called gates.dcr_share" in err
+    assert warnings.formatwarning is before  # the CLI's format does not leak into the caller
