@@ -68,9 +68,11 @@ class Run:
             self._data[which] = self.adapter.read(self.path, which)
         return self._data[which]
 
+    @cached_property
     def model_meta(self) -> dict:
         return json.loads((self.dataset / "model" / "generator.json").read_text())
 
+    @cached_property
     def metrics(self) -> dict:
         return json.loads((self.dataset / "metrics.json").read_text())
 
@@ -97,14 +99,6 @@ class Run:
         """Outside the run folder, keyed by spec hash: a killed run's next attempt resumes from here."""
         info = self.info
         return Path(info["out_dir"]) / pub.STAGING / "checkpoints" / info["dataset"] / info["spec_hash"][:16]
-
-
-def run_info(run: Path) -> dict:
-    return Run(run).info
-
-
-def checkpoint_dir(run: Path) -> Path:
-    return Run(run).checkpoint_dir()
 
 
 # -- steps ----------------------------------------------------------------------------------------
@@ -161,9 +155,7 @@ def train_generator(run: Path) -> Path:
     model_dir = generator.save(r.dataset / "model")
     with atomic_directory(store) as tmp:  # kept until this run publishes: a later failure loses no work
         shutil.copytree(model_dir, tmp, dirs_exist_ok=True)
-    shutil.rmtree(ckpt, ignore_errors=True)
-    for parent in (ckpt.parent, ckpt.parent.parent, ckpt.parent.parent.parent):
-        pub.drop_empty(parent)
+    pub.remove_folder(ckpt, empty_parents=3)
     r.write("train.json", {"reused_model": None})
     r.record_time("train_s", time.perf_counter() - start)
     return model_dir
@@ -244,7 +236,7 @@ def library_versions() -> dict[str, str]:
 
 def build_card(r: Run) -> dict:
     spec, info = r.spec, r.info
-    metrics, model, sample = r.metrics(), r.model_meta(), r.read("sample.json")
+    metrics, model, sample = r.metrics, r.model_meta, r.read("sample.json")
     synthetic = r.data("synthetic")
     return {
         "dataset": info["dataset"], "version": info["version"], "created": info["started"],
@@ -259,7 +251,7 @@ def build_card(r: Run) -> dict:
         "metrics": {k: v["value"] for k, v in metrics.items()},
         "verdict": r.read("verdict.json"),
         "timings": r.read("timings.json"),
-        "reused_model": (r.read("train.json") if (r.work / "train.json").exists() else {}).get("reused_model"),
+        "reused_model": r.read("train.json")["reused_model"],
         "versions": library_versions(),
         **({"screening": r.read("screening.json")} if (r.work / "screening.json").exists() else {}),
     }
@@ -271,8 +263,8 @@ def write_report(run: Path) -> Path:
     start = time.perf_counter()
     r = Run(run)
     card = build_card(r)
-    html = r.adapter.report(card, r.metrics(), r.data("train"), r.data("holdout"), r.data("synthetic"),
-                            r.model_meta())
+    html = r.adapter.report(card, r.metrics, r.data("train"), r.data("holdout"), r.data("synthetic"),
+                            r.model_meta)
     (r.dataset / "report.html").write_text(html)
     r.record_time("report_s", time.perf_counter() - start)
     card["timings"] = r.read("timings.json")
@@ -289,11 +281,7 @@ def finish(run: Path) -> Path:
     if verdict["passed"]:
         store = r.model_store()
         final = pub.publish(run, out_dir, info["dataset"], info["version"])
-        import shutil
-
-        shutil.rmtree(store, ignore_errors=True)  # published: the model lives in the dataset now
-        pub.drop_empty(store.parent)
-        pub.drop_empty(store.parent.parent)
+        pub.remove_folder(store, empty_parents=2)  # published: the model lives in the dataset now
         return final
     where = pub.quarantine(run, out_dir, info["dataset"], info["version"], verdict["reasons"],
                            next_steps=verdict.get("next_steps", {}))

@@ -57,8 +57,14 @@ def quarantine(run: Path, out_dir: Path, name: str, version: str, reasons: list[
 
 def discard(run: Path) -> None:
     """A run that failed before its verdict leaves nothing behind."""
-    shutil.rmtree(run, ignore_errors=True)
-    drop_empty(run.parent)
+    remove_folder(run, empty_parents=1)
+
+
+def remove_folder(folder: Path, *, empty_parents: int = 0) -> None:
+    """Remove `folder`, then up to `empty_parents` of its parents that it leaves empty."""
+    shutil.rmtree(folder, ignore_errors=True)
+    for parent in list(folder.parents)[:empty_parents]:
+        drop_empty(parent)
 
 
 def drop_empty(folder: Path) -> None:

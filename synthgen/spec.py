@@ -361,7 +361,9 @@ def modalities() -> list[str]:
 
 def __getattr__(name: str):
     """`spec.TabularSpec`, `spec.ImageScreenSpec`, ...: the models built from the registries."""
-    for modality in ("tabular", "image"):
+    if not name.endswith("Spec"):
+        raise AttributeError(name)
+    for modality in modalities():
         title = modality.capitalize()
         if name == f"{title}Spec":
             return spec_model(modality)
