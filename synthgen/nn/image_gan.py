@@ -13,11 +13,10 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 
 def upsamplings(size: int) -> int:
-    """Doublings from the first feature map to `size` (28 -> 7x7 x4, 32 -> 8x8 x4, 64 -> 8x8 x8)."""
-    n = 2 if size <= 32 else 3
-    if size % (2 ** n):
-        raise ValueError(f"image size {size} must be divisible by {2 ** n}")
-    return n
+    """Doublings from the first feature map to `size` (28 -> 7x7 x4, 32 -> 8x8 x4, 64 -> 8x8 x8).
+    A side that is not a multiple of 2**n (25 px faces) is generated one multiple up and centre-cropped;
+    the strided convolutions of the discriminator and encoder take any side."""
+    return 2 if size <= 32 else 3
 
 
 class ConditionalGeneratorNet(nn.Module):
@@ -31,7 +30,8 @@ class ConditionalGeneratorNet(nn.Module):
     def __init__(self, latent_dim: int, n_classes: int, channels: int, size: int, base_channels: int = 32):
         super().__init__()
         n_up = upsamplings(size)
-        self.start = size // 2 ** n_up
+        self.start = -(-size // 2 ** n_up)                            # ceil: 25 px -> 7 -> 28, cropped
+        self.size = size
         # halving widths, e.g. c=32 at 28 px: 128 (7x7) -> 64 (14x14) -> image (28x28)
         widths = [max(8, base_channels * 2 ** n_up // 2 ** i) for i in range(n_up)]
         self.embed = nn.Embedding(n_classes, latent_dim)
@@ -44,6 +44,9 @@ class ConditionalGeneratorNet(nn.Module):
         h = self.stem(torch.cat([z, self.embed(y)], dim=1)[:, :, None, None])
         for norm, up in zip(self.norms, self.ups):
             h = up(torch.relu(norm(h, y)))                            # doubles the side
+        if h.shape[-1] != self.size:
+            o = (h.shape[-1] - self.size) // 2
+            h = h[:, :, o:o + self.size, o:o + self.size]
         return torch.tanh(h)                                          # (B, C, S, S)
 
 

@@ -42,14 +42,33 @@ def test_checkpoint_of_other_data_is_not_resumed(small, tmp_path):
     assert other.resumed_from == 0
 
 
-@pytest.mark.parametrize("size,channels", [(28, 1), (32, 3), (64, 1)])
+@pytest.mark.parametrize("size,channels", [(28, 1), (32, 3), (64, 1), (25, 1), (8, 1), (50, 3)])
 def test_nets_shapes(size, channels):
+    """Any side from 8 px: one that is not a multiple of the upsampling factor (25 px faces) is
+    generated one multiple up and centre-cropped; D and the encoder take it as it is."""
+    from synthgen.nn.image_gan import EncoderNet
+
     g = ConditionalGeneratorNet(8, 4, channels, size, 8)
     d = ProjectionDiscriminatorNet(4, channels, size, 8)
     y = torch.tensor([0, 1, 2, 3])
     x = g(torch.randn(4, 8), y)
     assert x.shape == (4, channels, size, size) and x.abs().max() <= 1
     assert d(x, y).shape == (4,)
+    assert EncoderNet(8, channels, size, 8)(x).shape == (4, 8)
+
+
+def test_gan_trains_and_samples_at_an_odd_side(mnist_split):
+    """25x25 crops of real digits (the side of scikit-image's LFW faces): trains, samples 25x25."""
+    from synthgen.generators import GENERATORS
+
+    train, _ = mnist_split
+    idx = np.concatenate([np.flatnonzero(train.labels == c)[:24] for c in ("0", "1")])
+    sub = train.subset(idx)
+    data = type(sub)(images=np.ascontiguousarray(sub.images[:, 1:26, 1:26]), labels=sub.labels,
+                     classes=("0", "1"))
+    gen = GENERATORS.get("conditional_gan")(epochs=1, batch_size=16, base_channels=8, threads=1).fit(data)
+    out = gen.sample(6, random_state=0)
+    assert out.images.shape == (6, 25, 25, 1) and out.images.dtype == np.uint8
 
 
 def test_invalid_or_legacy_augmentation_is_an_error_naming_it():
