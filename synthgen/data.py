@@ -124,11 +124,15 @@ def prepare_table(
         raise InputError(f"{origin}: the table needs at least one column besides the label {label!r}")
 
     label_series = frame.get_column(label)
-    if label_series.null_count():
+    unlabeled = label_series.null_count()
+    if unlabeled * 2 > frame.height:
         raise InputError(
-            f"{origin}: label column {label!r} has {label_series.null_count()} null values; "
-            "drop those rows or fill them before synthesis"
+            f"{origin}: label column {label!r} is null in {unlabeled} of {frame.height} rows; fill the labels "
+            "or choose another label column (rows without a label are dropped only when they are a minority)"
         )
+    if unlabeled:  # a poll's "no answer", a record never coded: the generator cannot condition on them
+        frame = frame.filter(pl.col(label).is_not_null())
+        label_series = frame.get_column(label)
     counts = {str(k): int(v) for k, v in label_series.cast(pl.String).value_counts().iter_rows()}
     plan, label_notes = rare_class_plan(counts, min_rows=min_class_rows, policy=rare_classes, origin=origin,
                                         label=label)
@@ -158,7 +162,8 @@ def prepare_table(
         )
 
     kinds: dict[str, Kind] = {}
-    warnings: list[str] = list(label_notes)
+    warnings: list[str] = [f"label {label!r}: {unlabeled} row(s) without a label dropped"] if unlabeled else []
+    warnings += label_notes
     warnings += [f"column {c!r}: {k} inf/-inf value(s) treated as missing" for c, k in infinite.items()]
     n = frame.height
     for name in frame.columns:

@@ -21,7 +21,7 @@ import numpy as np
 from synthgen.data import LabeledImages
 from synthgen.distances import dcr_share, nearest, nearest_distances
 from synthgen.validation.context import CachedViews
-from synthgen.validation.metrics import METRICS, Metric, paired_bootstrap_bound
+from synthgen.validation.metrics import METRICS, Metric, paired_bootstrap_bound, share_standard_error
 
 
 @dataclass
@@ -313,6 +313,9 @@ def _memorization(ctx: ImageValidationContext) -> dict:
             d_syn_h = ctx.distances(space, "synthetic", "holdout")
             p = dcr_share(d_syn_m, d_syn_h)
             out[space] = {"share": float(np.mean(d_syn < q1)), "holdout_1st_percentile": q1, "dcr_share": p}
+        n_syn = len(np.unique(ctx.pixels("synthetic"), axis=0))
+        out["standard_error"] = {"memorization_share": share_standard_error(0.01, n_hold, n_syn),
+                                 "dcr_share": share_standard_error(0.5, n_hold, n_syn)}
         out["closest_pairs"] = _closest_pairs(ctx)
         return out
     return ctx.cached("memorization", compute)
@@ -334,7 +337,8 @@ class MemorizationShare(_ImageMetric):
 
     def compute(self, ctx):
         m = _memorization(ctx)
-        return max(m["pixel"]["share"], m["feature"]["share"]), m
+        return max(m["pixel"]["share"], m["feature"]["share"]), {
+            **m, "null_value": 0.01, "standard_error": m["standard_error"]["memorization_share"]}
 
 
 @METRICS.register("dcr_share")
@@ -345,4 +349,5 @@ class ImageDCRShare(_ImageMetric):
     def compute(self, ctx):
         m = _memorization(ctx)
         return max(m["pixel"]["dcr_share"], m["feature"]["dcr_share"]), {
-            "pixel": m["pixel"]["dcr_share"], "feature": m["feature"]["dcr_share"]}
+            "pixel": m["pixel"]["dcr_share"], "feature": m["feature"]["dcr_share"],
+            "null_value": 0.5, "standard_error": m["standard_error"]["dcr_share"]}

@@ -56,6 +56,17 @@ class MetricResult:
         return asdict(self)
 
 
+def share_standard_error(p: float, *sizes: int) -> float:
+    """Sampling noise of a share whose real-data value is `p`, estimated from samples of these sizes
+    (the holdout a percentile or neighbour set comes from, the distinct synthetic rows judged)."""
+    return float(np.sqrt(sum(p * (1 - p) / max(n, 1) for n in sizes)))
+
+
+def auroc_standard_error(n_pos: int, n_neg: int) -> float:
+    """Standard error of an AUROC of 0.5 (no signal) with these class sizes (Hanley & McNeil 1982)."""
+    return float(np.sqrt((n_pos + n_neg + 1) / (12 * max(n_pos, 1) * max(n_neg, 1))))
+
+
 def paired_bootstrap_bound(statistic, n: int, rng: np.random.Generator, *, rounds: int = 200,
                            level: float = 0.95) -> tuple[float | None, dict[str, Any]]:
     """One-sided upper `level` bound of `statistic(index)` (a score difference on the same resampled

@@ -13,7 +13,7 @@ import polars as pl
 
 from synthgen.data import LabeledTable
 from synthgen.distances import dcr_share, nearest_distances
-from synthgen.validation.metrics import METRICS, Metric
+from synthgen.validation.metrics import METRICS, Metric, auroc_standard_error, share_standard_error
 
 
 def _row_keys(table: LabeledTable, columns: list[str]) -> pl.Series:
@@ -35,7 +35,10 @@ class ExactCopyExcess(Metric):
         train_keys = _row_keys(ctx.train, cols).unique()
         syn = _row_keys(ctx.synthetic, cols).is_in(train_keys).mean() or 0.0
         hold = _row_keys(ctx.holdout, cols).is_in(train_keys).mean() or 0.0
-        return syn - hold, {"synthetic_copy_rate": syn, "holdout_copy_rate": hold}
+        n_hold = len(ctx.holdout)
+        p = max(hold, 1 / max(n_hold, 1))  # the natural copy rate, at least one holdout row's worth
+        return syn - hold, {"synthetic_copy_rate": syn, "holdout_copy_rate": hold, "null_value": 0.0,
+                            "standard_error": share_standard_error(p, n_hold, _distinct(ctx.synthetic_x))}
 
 
 @METRICS.register("dcr_share")
@@ -50,6 +53,8 @@ class DCRShare(Metric):
         d_train = ctx.nn("synthetic_x", "train_matched_x")
         d_hold = ctx.nn("synthetic_x", "holdout_x")
         return dcr_share(d_train, d_hold), {
+            "null_value": 0.5,
+            "standard_error": share_standard_error(0.5, len(ctx.holdout_x), _distinct(ctx.synthetic_x)),
             "median_dcr_train": float(np.median(d_train)),
             "median_dcr_holdout": float(np.median(d_hold)),
             "histogram": _hist({"synthetic→train": d_train, "synthetic→holdout": d_hold}),
@@ -70,6 +75,8 @@ class CloseToTrainShare(Metric):
         q5 = float(np.quantile(d_hold, 0.05))
         return float(np.mean(d_syn < q5)), {
             "holdout_5th_percentile": q5,
+            "null_value": 0.05,
+            "standard_error": share_standard_error(0.05, len(d_hold), _distinct(ctx.synthetic_x)),
             "histogram": _hist({"synthetic→train": d_syn, "holdout→train": d_hold}),
         }
 
@@ -107,7 +114,9 @@ class MembershipInferenceAUROC(Metric):
             "reference_calibrated": float(roc_auc_score(y, np.log(d_ref + eps) - np.log(d_syn + eps))),
         }
         return max(attacks.values()), {"attacks": attacks, "members": len(members),
-                                       "non_members": len(non_members)}
+                                       "non_members": len(non_members),
+                                       "null_value": 0.5,
+                                       "standard_error": auroc_standard_error(len(members), len(non_members))}
 
 
 @METRICS.register("rare_value_excess")
@@ -138,11 +147,20 @@ class RareValueExcess(Metric):
             share_t = float(s.is_in(t_only.implode()).mean())
             share_h = float(s.is_in(h_only.implode()).mean())
             per_column[name] = {"train_only": share_t, "holdout_only": share_h,
-                                "excess": share_t - share_h}
+                                "excess": share_t - share_h,
+                                # both shares are set by which of n rows fell on each side
+                                "standard_error": float(np.hypot(share_standard_error(share_t, n),
+                                                                 share_standard_error(share_h, n)))}
         if not per_column:
             return 0.0, {"note": f"no column has >= {self.min_distinct} distinct values"}
         worst = max(per_column, key=lambda c: per_column[c]["excess"])
-        return per_column[worst]["excess"], {"worst_column": worst, "per_column": per_column}
+        return per_column[worst]["excess"], {"worst_column": worst, "per_column": per_column, "null_value": 0.0,
+                                             "standard_error": per_column[worst]["standard_error"]}
+
+
+def _distinct(x: np.ndarray) -> int:
+    """Distinct rows: a row drawn twice is not twice the evidence."""
+    return len(np.unique(x, axis=0)) if len(x) else 0
 
 
 def _hist(series: dict[str, np.ndarray], bins: int = 30) -> dict:

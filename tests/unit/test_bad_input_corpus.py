@@ -81,8 +81,8 @@ def case_label_missing(tmp):
 
 
 def case_label_nulls(tmp):
-    return ["run", str(_table_spec(tmp, {"path": str(_csv(tmp, _rows(40, label=lambda i: "" if i == 3 else "ab"[i % 2])))},
-                                   label="label"))], "null values"
+    return ["run", str(_table_spec(tmp, {"path": str(_csv(tmp, _rows(40, label=lambda i: "" if i % 3 else "ab"[i % 2])))},
+                                   label="label"))], "is null in 26 of 40 rows"
 
 
 def case_single_class(tmp):

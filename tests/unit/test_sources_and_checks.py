@@ -62,9 +62,15 @@ def test_single_class_label():
         _prepare(pl.DataFrame({"a": [1.0, 2.0], "y": ["k", "k"]}))
 
 
-def test_null_label_values():
-    with pytest.raises(InputError, match="label column 'y' has 1 null"):
-        _prepare(pl.DataFrame({"a": [1.0, 2.0, 3.0], "y": ["k", None, "j"]}))
+def test_rows_without_a_label_are_dropped_and_counted():
+    table = _prepare(pl.DataFrame({"a": [1.0, 2.0, 3.0, 4.0, 5.0], "y": ["k", None, "j", "k", "j"]}))
+    assert len(table) == 4 and table.frame.get_column("y").null_count() == 0
+    assert any("1 row(s) without a label dropped" in w for w in table.warnings)
+
+
+def test_a_mostly_null_label_is_refused_naming_the_count():
+    with pytest.raises(InputError, match="label column 'y' is null in 2 of 3 rows"):
+        _prepare(pl.DataFrame({"a": [1.0, 2.0, 3.0], "y": ["k", None, None]}))
 
 
 def test_all_null_column_is_named():
