@@ -21,8 +21,8 @@ code (0 published, 3 refused by a gate, 2 refused as bad input, other = crash), 
 One tabular anomaly case: the default `gan_knn` scorer and the classic scorers (k-NN, ECOD,
 IsolationForest) at their defaults, fitted on normal rows only, AUROC on a labelled test split.
 
-Results go to bench/out/suite/results.json (one entry per case; `--resume` skips cases already there
-with the same tier settings), a table is printed, and a calibration summary lists, per gate, the real
+Results go to bench/out/suite/results.json (one entry per case; `--resume` skips cases already there:
+a case runs the same way in both tiers, so a quick run followed by `--tier full --resume` is the full tier), a table is printed, and a calibration summary lists, per gate, the real
 holdout-resample values across the suite against the default threshold.
 """
 
