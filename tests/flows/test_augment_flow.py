@@ -32,10 +32,10 @@ def test_flow_publishes_and_leaves_artifacts(spec_file, tmp_path):
 
 def test_flow_refuses_on_failed_gate(spec_file, tmp_path):
     out = tmp_path / "out"
-    state = augment_dataset_flow(str(spec_file(tiny_spec())), ["gates.dcr_share=0.0"], str(out),
+    state = augment_dataset_flow(str(spec_file(tiny_spec())), ["gates.quality_score=0.9999"], str(out),
                                  return_state=True)
     assert state.is_failed()
-    with pytest.raises(GateFailed, match="dcr_share"):
+    with pytest.raises(GateFailed, match="quality_score"):
         state.result()
     assert not (out / "arrests_tiny").exists()
     assert len(list((out / "_quarantine" / "arrests_tiny").iterdir())) == 1

@@ -31,9 +31,9 @@ def test_check_accepts_overrides(spec_file, capsys):
 def test_gate_failure_exits_3_and_publishes_nothing(spec_file, tmp_path, capsys):
     out = tmp_path / "out"
     rc = main(["run", str(spec_file(tiny_spec())), "--no-prefect", "--quiet", "--out", str(out),
-               "--set", "gates.mia_auroc=0.0"])
+               "--set", "gates.quality_score=0.9999"])  # a fidelity gate: no small-sample allowance
     assert rc == 3
-    assert "mia_auroc" in capsys.readouterr().err
+    assert "quality_score" in capsys.readouterr().err
     assert not (out / "arrests_tiny").exists()
 
 
