@@ -38,7 +38,7 @@ class ExactCopyExcess(Metric):
         n_hold = len(ctx.holdout)
         p = max(hold, 1 / max(n_hold, 1))  # the natural copy rate, at least one holdout row's worth
         return syn - hold, {"synthetic_copy_rate": syn, "holdout_copy_rate": hold, "null_value": 0.0,
-                            "standard_error": share_standard_error(p, n_hold, _distinct(ctx.synthetic_x))}
+                            "standard_error": share_standard_error(p, n_hold, _distinct_synthetic(ctx))}
 
 
 @METRICS.register("dcr_share")
@@ -54,7 +54,7 @@ class DCRShare(Metric):
         d_hold = ctx.nn("synthetic_x", "holdout_x")
         return dcr_share(d_train, d_hold), {
             "null_value": 0.5,
-            "standard_error": share_standard_error(0.5, len(ctx.holdout_x), _distinct(ctx.synthetic_x)),
+            "standard_error": share_standard_error(0.5, len(ctx.holdout_x), _distinct_synthetic(ctx)),
             "median_dcr_train": float(np.median(d_train)),
             "median_dcr_holdout": float(np.median(d_hold)),
             "histogram": _hist({"synthetic→train": d_train, "synthetic→holdout": d_hold}),
@@ -76,7 +76,7 @@ class CloseToTrainShare(Metric):
         return float(np.mean(d_syn < q5)), {
             "holdout_5th_percentile": q5,
             "null_value": 0.05,
-            "standard_error": share_standard_error(0.05, len(d_hold), _distinct(ctx.synthetic_x)),
+            "standard_error": share_standard_error(0.05, len(d_hold), _distinct_synthetic(ctx)),
             "histogram": _hist({"synthetic→train": d_syn, "holdout→train": d_hold}),
         }
 
@@ -158,9 +158,10 @@ class RareValueExcess(Metric):
                                              "standard_error": per_column[worst]["standard_error"]}
 
 
-def _distinct(x: np.ndarray) -> int:
-    """Distinct rows: a row drawn twice is not twice the evidence."""
-    return len(np.unique(x, axis=0)) if len(x) else 0
+def _distinct_synthetic(ctx) -> int:
+    """Distinct synthetic rows (a row drawn twice is not twice the evidence), counted once per context."""
+    x = ctx.synthetic_x
+    return ctx.cached("synthetic_distinct", lambda: len(np.unique(x, axis=0)) if len(x) else 0)
 
 
 def _hist(series: dict[str, np.ndarray], bins: int = 30) -> dict:
