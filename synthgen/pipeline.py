@@ -187,7 +187,10 @@ def validate(run: Path) -> dict:
     spec = r.spec
     ctx = r.adapter.context(spec, r.data("train"), r.data("holdout"), r.data("synthetic"))
     results = run_metrics(ctx, modality=spec.modality)
-    verdict = judge(results, spec.gates.model_dump(), context={"epochs": getattr(spec.model, "epochs", None)})
+    timings = r.model_meta["timings"]
+    verdict = judge(results, spec.gates.model_dump(),
+                    context={"epochs": getattr(spec.model, "epochs", None) or timings.get("epochs_done")
+                             or timings.get("epochs")})
     for name, result in results.items():  # files a metric saves whole beside the dataset (the GX suite)
         for filename, content in METRICS.get(name, spec.modality)().artifacts(result).items():
             pub.write_json(r.dataset / filename, content)
@@ -245,7 +248,7 @@ def build_card(r: Run) -> dict:
         "modality": spec.modality, "label": getattr(spec, "label", "class"), "rows": len(synthetic),
         "class_counts": {"train": model["class_counts"], "synthetic": synthetic.class_counts()},
         "model": {"name": model["generator"], "params": model["params"], "random_state": spec.model.random_state,
-                  "timings": model["timings"]},
+                  "timings": model["timings"], "selection": model["state"].get("selection")},
         "sample": {"random_state": spec.sample.random_state, "acceptance": sample["acceptance"],
                    "rows_per_s": sample["rows_per_s"]},
         "metrics": {k: v["value"] for k, v in metrics.items()},

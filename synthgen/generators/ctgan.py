@@ -86,11 +86,24 @@ def _decode(raw: dict[str, np.ndarray], plan: dict, schema: pl.DataFrame) -> pl.
     return pl.DataFrame(out)
 
 
+def table_steps(rows: int, columns: int, batch_size: int, steps: int | None = None) -> int:
+    """Generator steps for a table: 60 passes over the rows, at least 1,000 steps (a few hundred rows still
+    need that many updates) and at most 10,000, times sqrt(columns / 10) in [1, 3] for wide tables."""
+    if steps:
+        return int(steps)
+    base = min(max(1000, round(60 * rows / batch_size)), 10_000)
+    return int(round(base * min(max(np.sqrt(columns / 10), 1.0), 3.0)))
+
+
 class CTGANModelSpec(Params):
     """CTGAN (ctgan package) behind synthgen's generator contract."""
 
     name: Literal["ctgan"] = "ctgan"
-    epochs: int = Field(100, ge=1)
+    steps: int | None = Field(None, ge=1, description="Training budget in generator steps; null = 60 passes "
+                              "over the rows (rows x 60 / batch_size), at least 1,000 and at most 10,000, times "
+                              "sqrt(columns / 10) between 1 and 3 for wide tables.")
+    epochs: int | None = Field(None, ge=1, description="Passes over the rows; when set it replaces the steps "
+                               "budget (ctgan's own unit).")
     batch_size: int = Field(500, ge=2, description="Must be even and a multiple of pac.")
     embedding_dim: int = Field(128, ge=1)
     generator_dim: list[int] = Field(default_factory=lambda: [256, 256])
@@ -106,6 +119,9 @@ class CTGANModelSpec(Params):
         description="Fit each column's mode-specific normaliser (Bayesian GMM) on at most this many "
         "rows; null = all rows (ctgan's own behaviour, 5-10x slower on large tables).",
     )
+    select_snapshot: bool = Field(True, description="Judge the generator at 10 points of the budget against a "
+                                  "10% selection split carved from train (own detector; never the gate "
+                                  "holdout) and keep the best snapshot.")
     random_state: int = 0
     threads: int = Field(1, ge=1, description="torch threads for training (cores / concurrent jobs).")
     device: Literal["auto", "cpu", "cuda"] = "cpu"
@@ -123,7 +139,7 @@ class CTGANGenerator(TabularGenerator):
 
     params_model = CTGANModelSpec
 
-    def _training(self):
+    def _training(self, rows: int, columns: int):
         from synthgen.training.ctgan_loop import CTGANTraining
 
         p = self.params
@@ -132,26 +148,71 @@ class CTGANGenerator(TabularGenerator):
             discriminator_dim=tuple(p["discriminator_dim"]), generator_lr=p["generator_lr"],
             discriminator_lr=p["discriminator_lr"], batch_size=p["batch_size"],
             discriminator_steps=p["discriminator_steps"], log_frequency=p["log_frequency"],
-            epochs=p["epochs"], pac=p["pac"])
+            steps=self._steps(rows, columns), pac=p["pac"])
+
+    def _steps(self, rows: int, columns: int) -> int:
+        p = self.params
+        if p["epochs"]:
+            return p["epochs"] * max(rows // p["batch_size"], 1)
+        return table_steps(rows, columns, p["batch_size"], p["steps"])
 
     def _fit(self, table: LabeledTable) -> None:
         from synthgen.generators.ctgan_transform import ModeNormalizer
         from synthgen.training.ctgan_loop import train_ctgan
 
         started = time.perf_counter()
+        p = self.params
+        selector = None
+        if p["select_snapshot"]:
+            selector, table = self._selection(table)
         data, discrete, self.plan_ = _encode(table)
-        device = resolve_device(self.params["device"])
-        normalizer = ModeNormalizer(gmm_fit_rows=self.params["gmm_fit_rows"],
-                                    random_state=self.params["random_state"])
+        device = resolve_device(p["device"])
+        normalizer = ModeNormalizer(gmm_fit_rows=p["gmm_fit_rows"], random_state=p["random_state"])
         encode_s = time.perf_counter() - started
-        with seeded(self.params["random_state"], threads=self.params["threads"]):
+        training = self._training(len(table), len(table.columns))
+        with seeded(p["random_state"], threads=p["threads"]):
             normalizer.fit(data, discrete_columns=discrete)
+            self.normalizer_ = normalizer          # snapshots are sampled through it while training
             encoded = normalizer.transform(data)
-            self.net_, self.loss_history_ = train_ctgan(encoded, normalizer.output_info_list, self._training(),
-                                                        device=device, progress=self.params.get("progress", False))
-        self.normalizer_ = normalizer
-        self.timings_["preprocess_s"] = encode_s + normalizer.seconds
-        self.timings_["epochs"] = self.params["epochs"]
+            self.net_, self.loss_history_ = train_ctgan(encoded, normalizer.output_info_list, training,
+                                                        device=device, progress=p.get("progress", False),
+                                                        selector=selector)
+        self.selection_ = selector.summary() if selector is not None else None
+        self.timings_.update(preprocess_s=encode_s + normalizer.seconds, steps=training.steps,
+                             epochs=training.steps / max(len(table) // training.batch_size, 1),
+                             fit_rows=len(table), stop_reason="budget",
+                             selected_step=(self.selection_ or {}).get("best_at"))
+
+    def _selection(self, table: LabeledTable):
+        """(selector, the fit part of `table`): a stratified selection split is carved from the training
+        rows; the snapshots are sampled to its class counts (at least 1,000 rows) and judged against it."""
+        from synthgen.training.selection import (SnapshotSelector, TableSnapshotJudge, carve_selection,
+                                                 evaluation_points)
+
+        p = self.params
+        labels = table.frame.get_column(table.label).cast(pl.String).to_numpy()
+        fit_idx, sel_idx = carve_selection(labels, random_state=p["random_state"])
+        if len(sel_idx) == 0:
+            return None, table
+        fit, selection = (table.with_frame(table.frame[idx.tolist()]) for idx in (fit_idx, sel_idx))
+        judge = TableSnapshotJudge(fit, selection, random_state=p["random_state"])
+        counts = selection.class_counts()
+        scale = max(1.0, 1000 / max(len(selection), 1))
+        per_class = {c: max(1, int(round(k * scale))) for c, k in counts.items()}
+        per_class.update({c: 0 for c in self.classes_ if c not in per_class})
+
+        def judge_snapshot(net) -> dict:
+            kept, self.net_ = getattr(self, "net_", None), net
+            try:
+                synthetic = self.sample(per_class=per_class, random_state=p["random_state"] + 4242)
+            except GenerationError as exc:      # a snapshot that cannot reach a class yet scores lowest
+                return {"score": float("-inf"), "error": str(exc).split(";")[0]}
+            finally:
+                self.net_ = kept
+            return judge(synthetic)
+
+        points = evaluation_points(self._steps(len(fit), len(fit.columns)))
+        return SnapshotSelector(judge=judge_snapshot, points=points, criterion=judge.criterion), fit
 
     # -- sampling ----------------------------------------------------------------------------
     def _generate(self, net, cond_index: int, batch: int, gen) -> tuple[dict, dict]:
@@ -212,7 +273,7 @@ class CTGANGenerator(TabularGenerator):
     # -- persistence ---------------------------------------------------------------------------
     def _state(self):
         state = {"normalizer": self.normalizer_.state(), "plan": self.plan_,
-                 "loss_history": self.loss_history_}
+                 "loss_history": self.loss_history_, "selection": self.selection_}
         return state, self.net_.state_dict()
 
     def _restore(self, state: dict, weights: dict) -> None:
@@ -224,6 +285,7 @@ class CTGANGenerator(TabularGenerator):
         self.normalizer_ = ModeNormalizer.from_state(state["normalizer"])
         self.plan_ = state["plan"]
         self.loss_history_ = state.get("loss_history", {})
+        self.selection_ = state.get("selection")
         self.net_ = CTGANGeneratorNet(p["embedding_dim"] + self.normalizer_.cond_dim, tuple(p["generator_dim"]),
                                       self.normalizer_.output_dimensions)
         self.net_.load_state_dict(weights)

@@ -154,6 +154,30 @@ def metric_table(card: dict, metrics: dict) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
+def selection_section(card: dict) -> str:
+    """The snapshot-selection curve (judged on a split carved from train, never the gate holdout) and
+    why training stopped."""
+    selection = card["model"].get("selection")
+    timings = card["model"]["timings"]
+    stop = f"Training stopped by: <b>{html.escape(str(timings.get('stop_reason', 'budget')))}</b>. "
+    if not selection or not selection.get("curve"):
+        return f"<p>{stop}No snapshot selection.</p>"
+    curve = selection["curve"]
+    at = [p["at"] for p in curve]
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 2.8))
+    for key in [k for k in curve[0] if k not in ("at", "error") and all(isinstance(p.get(k), (int, float))
+                                                                         and np.isfinite(p[k]) for p in curve)]:
+        if key != "fd":
+            ax.plot(at, [p[key] for p in curve], marker="o", label=key, lw=2.5 if key == "score" else 1)
+    ax.axvline(selection["best_at"], color="k", ls=":", lw=1)
+    ax.set_xlabel("epoch" if "epochs_done" in timings else "step")
+    ax.set_title("snapshot selection (selection split, own judge)", fontsize=10)
+    ax.legend(fontsize=7)
+    return (f"<p>{stop}Kept the snapshot at {selection['best_at']} of {at[-1]}, scored by "
+            f"{html.escape(selection['criterion'])}: {selection['best_score']:.4f}.</p>" + _figure_png(fig))
+
+
 def page(title: str, passed: bool, sections: list[tuple[str, str]], labels: tuple[str, str] = ("published", "refused")) -> str:
     badge = f'<span class="badge ok">{labels[0]}</span>' if passed else f'<span class="badge bad">{labels[1]}</span>'
     body = "".join(f"<h2>{html.escape(h)}</h2>{content}" for h, content in sections)
@@ -181,5 +205,6 @@ def tabular_report(card: dict, metrics: dict, train: LabeledTable, holdout: Labe
             ("Real vs synthetic, per column", f"<div class='grid'>{columns}</div>"),
             ("Correlation difference", _corr_heatmap(train, synthetic)),
             ("Privacy: distances to closest record", "<div class='grid'>" + "".join(_histograms(metrics)) + "</div>"),
+            ("Training and snapshot selection", selection_section(card)),
         ],
     )

@@ -7,7 +7,7 @@ import html
 import numpy as np
 
 from synthgen.data import LabeledImages
-from synthgen.reporting.html import _figure_png, _plt, metric_table, page
+from synthgen.reporting.html import _figure_png, _plt, metric_table, page, selection_section
 
 
 def _tile(images: np.ndarray, cols: int) -> np.ndarray:
@@ -84,7 +84,11 @@ def _losses(model_meta: dict) -> str:
     for key in ("d_loss", "g_loss"):
         ax.plot(range(1, len(history[key]) + 1), history[key], label=key)
     ax.set_xlabel("epoch")
-    ax.set_title("training losses (hinge)", fontsize=10)
+    ax.set_title("training losses (hinge); ADA augment probability", fontsize=10)
+    if history.get("augment_p"):
+        ax2 = ax.twinx()
+        ax2.plot(range(1, len(history["augment_p"]) + 1), history["augment_p"], color="grey", ls="--", label="p")
+        ax2.set_ylim(0, 1)
     ax.legend(fontsize=8)
     return _figure_png(fig)
 
@@ -96,6 +100,7 @@ def image_report(card: dict, metrics: dict, train: LabeledImages, holdout: Label
     summary = (f"<p>{card['rows']} synthetic images ({'x'.join(map(str, train.shape))}) from "
                f"{card['source']['train_rows']} training images (holdout {card['source']['holdout_rows']}, "
                f"never seen by the generator). Training: {timings.get('epochs_done')} epochs, "
+               f"{timings.get('images_shown', 0):,} images shown, "
                f"{timings.get('images_per_s', 0):.0f} img/s on {timings.get('device')}.</p>")
     if reasons:
         summary += "<ul>" + "".join(f"<li class='fail'>{html.escape(r)}</li>" for r in reasons) + "</ul>"
@@ -109,5 +114,6 @@ def image_report(card: dict, metrics: dict, train: LabeledImages, holdout: Label
             ("Real vs synthetic", _class_grids(train, synthetic)),
             ("Nearest synthetic/training pairs", _nearest_pairs(metrics, train, synthetic)),
             ("Training losses", _losses(model_meta)),
+            ("Training and snapshot selection", selection_section(card)),
         ],
     )

@@ -31,7 +31,7 @@ class CTGANTraining:
     batch_size: int
     discriminator_steps: int
     log_frequency: bool
-    epochs: int
+    steps: int
     pac: int
 
 
@@ -85,10 +85,12 @@ def cond_loss(data, c, m, output_info):
 
 
 def train_ctgan(train_data: np.ndarray, output_info, cfg: CTGANTraining, *, device: str = "cpu",
-                progress: bool = False):
-    """Train on data already encoded by the normaliser (`output_info`: its spans).
-    Returns (generator net on the CPU, loss history {"Epoch", "Generator Loss", "Discriminator Loss"}).
-    The caller seeds the global RNGs (ctgan's DataSampler draws from numpy's)."""
+                progress: bool = False, selector=None):
+    """Train on data already encoded by the normaliser (`output_info`: its spans) for `cfg.steps` generator
+    steps. Returns (generator net on the CPU, loss history {"Epoch", "Generator Loss", "Discriminator Loss"},
+    one entry per pass over the data). The caller seeds the global RNGs (ctgan's DataSampler draws from
+    numpy's). `selector` (training.selection.SnapshotSelector) judges the generator after the steps it
+    names, and the best snapshot's weights are what is returned."""
     import torch
     from ctgan.data_sampler import DataSampler
     from ctgan.synthesizers.ctgan import Discriminator
@@ -114,44 +116,53 @@ def train_ctgan(train_data: np.ndarray, output_info, cfg: CTGANTraining, *, devi
         c1, m1 = torch.from_numpy(c1).to(dev), torch.from_numpy(m1).to(dev)
         return c1, m1, col, opt
 
-    epochs = range(cfg.epochs)
+    steps_per_epoch = max(len(train_data) // cfg.batch_size, 1)
+    record_every = max(steps_per_epoch, cfg.steps // 200)   # the loss curve keeps at most ~200 points
+    bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        epochs = tqdm(epochs, desc="CTGAN", unit="epoch")
-    steps_per_epoch = max(len(train_data) // cfg.batch_size, 1)
-    for epoch in epochs:
-        for _ in range(steps_per_epoch):
-            for _ in range(cfg.discriminator_steps):
-                fakez = torch.normal(mean=mean, std=std)
-                c1, m1, col, opt = conditioned_noise()
-                fakez = torch.cat([fakez, c1], dim=1)
-                perm = np.arange(cfg.batch_size)
-                np.random.shuffle(perm)
-                real = sampler.sample_data(train_data, cfg.batch_size, col[perm], opt[perm])
-                c2 = c1[perm]
-                fakeact = apply_activate(generator(fakez), output_info)
-                real = torch.from_numpy(real.astype("float32")).to(dev)
-                fake_cat = torch.cat([fakeact, c1], dim=1)
-                real_cat = torch.cat([real, c2], dim=1)
-                y_fake, y_real = critic(fake_cat), critic(real_cat)
-                pen = critic.calc_gradient_penalty(real_cat, fake_cat, dev, cfg.pac)
-                loss_d = -(torch.mean(y_real) - torch.mean(y_fake))
-                opt_d.zero_grad(set_to_none=False)
-                pen.backward(retain_graph=True)
-                loss_d.backward()
-                opt_d.step()
-
+        bar = tqdm(total=cfg.steps, desc="CTGAN", unit="step")
+    for step in range(cfg.steps):
+        for _ in range(cfg.discriminator_steps):
             fakez = torch.normal(mean=mean, std=std)
-            c1, m1, _, _ = conditioned_noise()
+            c1, m1, col, opt = conditioned_noise()
             fakez = torch.cat([fakez, c1], dim=1)
-            fake = generator(fakez)
-            y_fake = critic(torch.cat([apply_activate(fake, output_info), c1], dim=1))
-            loss_g = -torch.mean(y_fake) + cond_loss(fake, c1, m1, output_info)
-            opt_g.zero_grad(set_to_none=False)
-            loss_g.backward()
-            opt_g.step()
-        history["Epoch"].append(float(epoch))
-        history["Generator Loss"].append(float(loss_g.detach().cpu().item()))
-        history["Discriminator Loss"].append(float(loss_d.detach().cpu().item()))
+            perm = np.arange(cfg.batch_size)
+            np.random.shuffle(perm)
+            real = sampler.sample_data(train_data, cfg.batch_size, col[perm], opt[perm])
+            c2 = c1[perm]
+            fakeact = apply_activate(generator(fakez), output_info)
+            real = torch.from_numpy(real.astype("float32")).to(dev)
+            fake_cat = torch.cat([fakeact, c1], dim=1)
+            real_cat = torch.cat([real, c2], dim=1)
+            y_fake, y_real = critic(fake_cat), critic(real_cat)
+            pen = critic.calc_gradient_penalty(real_cat, fake_cat, dev, cfg.pac)
+            loss_d = -(torch.mean(y_real) - torch.mean(y_fake))
+            opt_d.zero_grad(set_to_none=False)
+            pen.backward(retain_graph=True)
+            loss_d.backward()
+            opt_d.step()
+
+        fakez = torch.normal(mean=mean, std=std)
+        c1, m1, _, _ = conditioned_noise()
+        fakez = torch.cat([fakez, c1], dim=1)
+        fake = generator(fakez)
+        y_fake = critic(torch.cat([apply_activate(fake, output_info), c1], dim=1))
+        loss_g = -torch.mean(y_fake) + cond_loss(fake, c1, m1, output_info)
+        opt_g.zero_grad(set_to_none=False)
+        loss_g.backward()
+        opt_g.step()
+        if bar is not None:
+            bar.update(1)
+        if (step + 1) % record_every == 0 or step + 1 == cfg.steps:
+            history["Epoch"].append((step + 1) / steps_per_epoch)
+            history["Generator Loss"].append(float(loss_g.detach().cpu().item()))
+            history["Discriminator Loss"].append(float(loss_d.detach().cpu().item()))
+        if selector is not None:
+            selector.step(step + 1, generator, lambda: {"generator": generator.state_dict()})
+    if bar is not None:
+        bar.close()
+    if selector is not None and selector.best_state is not None:
+        generator.load_state_dict(selector.best_state["generator"])
     return generator.cpu(), history

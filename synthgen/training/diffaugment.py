@@ -1,5 +1,6 @@
 """DiffAugment (Zhao et al. 2020): differentiable augmentations applied identically to real and fake
-images in both the D and the G step, so D cannot overfit a small training set.
+images in both the D and the G step, so D cannot overfit a small training set; applied with a
+probability that adaptive discriminator augmentation (ADA) can steer.
 
 Every random draw comes from the given torch.Generator, so training is reproducible and resumable.
 """
@@ -9,9 +10,17 @@ from __future__ import annotations
 import torch
 
 
-def diff_augment(x: torch.Tensor, policy: str, gen: torch.Generator) -> torch.Tensor:
-    for name in [p.strip() for p in policy.split(",") if p.strip()]:
-        x = AUGMENTS[name](x, gen)
+def diff_augment(x: torch.Tensor, policy: str, gen: torch.Generator, p: float = 1.0) -> torch.Tensor:
+    """Each augmentation of `policy` reaches each image with probability `p` (ADA's augment probability,
+    Karras et al. 2020; p = 1 is DiffAugment as published, p = 0 leaves the batch untouched)."""
+    if p <= 0:
+        return x
+    for name in [q.strip() for q in policy.split(",") if q.strip()]:
+        out = AUGMENTS[name](x, gen)
+        if p < 1:
+            keep = _rand((len(x), 1, 1, 1), x, gen) >= p
+            out = torch.where(keep, x, out)
+        x = out
     return x
 
 

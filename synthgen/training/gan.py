@@ -1,5 +1,6 @@
-"""Training loop of the class-conditional image GAN: hinge loss, DiffAugment in both steps, an EMA
-copy of the generator, a checkpoint after every epoch and exact resume.
+"""Training loop of the class-conditional image GAN: hinge loss, DiffAugment in both steps with an
+adaptive augment probability (ADA), optional lazy R1, an EMA copy of the generator, snapshot
+selection on a split carved from train, a checkpoint after every epoch and exact resume.
 
 Everything random (batch order, latent draws, DiffAugment) comes from one torch.Generator whose
 state is part of the checkpoint, so "stop after k epochs, resume" reaches the same weights as an
@@ -38,10 +39,13 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float, step:
     """EMA with warm-up: early on the average follows the model closely (short runs on small sets
     would otherwise sample from an average dominated by the first, untrained steps)."""
     decay = min(decay, (1 + step) / (10 + step))
-    for e, p in zip(ema.parameters(), model.parameters()):
-        e.lerp_(p, 1.0 - decay)
+    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)
     for e, b in zip(ema.buffers(), model.buffers()):
         e.copy_(b)
+
+
+ADA_INTERVAL = 4       # steps between updates of the augment probability (StyleGAN2-ADA)
+R1_INTERVAL = 16       # lazy R1: the penalty every 16 D steps, scaled by 16 (StyleGAN2)
 
 
 @dataclass
@@ -57,6 +61,9 @@ class GANConfig:
     discriminator_lr: float = 2e-4
     ema_decay: float = 0.999
     diffaugment: str = "translation"
+    ada_target: float | None = 0.6
+    ada_images: int = 50_000
+    r1_gamma: float = 0.0
     mode_seeking: float = 0.0
     random_state: int = 0
     max_minutes: float | None = None
@@ -77,7 +84,9 @@ class TrainResult:
     images_per_s: float = 0.0
     train_s: float = 0.0
     resumed_from: int = 0
-    stopped_early: bool = False
+    stop_reason: str = "budget"
+    images_shown: int = 0
+    selection: dict | None = None
 
 
 def build_nets(cfg: GANConfig):
@@ -86,13 +95,51 @@ def build_nets(cfg: GANConfig):
     return g, d
 
 
+class _Ada:
+    """Adaptive discriminator augmentation (Karras et al. 2020): r_t = E[sign(D(real))] over the last
+    ADA_INTERVAL steps; above the target D is overfitting, so the augment probability p rises, below it
+    falls, at a speed that can move p from 0 to 1 in `ada_images` images. Off (`target` None): p = 1."""
+
+    def __init__(self, cfg: GANConfig):
+        self.target, self.p = cfg.ada_target, 0.0 if cfg.ada_target is not None else 1.0
+        self.step_size = cfg.batch_size * ADA_INTERVAL / max(cfg.ada_images, 1)
+        self.signs, self.count, self.steps = 0.0, 0, 0
+        self.epoch_rt: list[float] = []
+
+    def observe(self, real_scores: torch.Tensor) -> None:
+        if self.target is None:
+            return
+        self.signs += float(torch.sign(real_scores.detach()).sum())
+        self.count += len(real_scores)
+        self.steps += 1
+        if self.steps % ADA_INTERVAL == 0:
+            rt = self.signs / max(self.count, 1)
+            self.epoch_rt.append(rt)
+            self.p = float(np.clip(self.p + np.sign(rt - self.target) * self.step_size, 0.0, 1.0))
+            self.signs, self.count = 0.0, 0
+
+    def end_epoch(self) -> float:
+        rt = float(np.mean(self.epoch_rt)) if self.epoch_rt else float("nan")
+        self.epoch_rt = []
+        return rt
+
+
+def _r1_penalty(d, real: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(d(real, y).sum(), real, create_graph=True)
+    return grad.pow(2).sum(dim=(1, 2, 3)).mean()
+
+
 def train_gan(images: np.ndarray, labels: np.ndarray, cfg: GANConfig, *, device: str = "cpu",
               checkpoint_dir: Path | None = None, augment: Callable[[np.ndarray, int], np.ndarray] | None = None,
-              progress: bool = False, stop_after_epochs: int | None = None) -> TrainResult:
+              progress: bool = False, stop_after_epochs: int | None = None,
+              selector=None) -> TrainResult:
     """images: uint8 (N, H, W, C); labels: int class indices (N,).
 
     `augment(images, epoch)` (albumentations, seeded per epoch) runs on the uint8 images before each
-    epoch. `stop_after_epochs` simulates an interruption (tests)."""
+    epoch. `selector` (training.selection.SnapshotSelector) judges the EMA generator after the epochs it
+    names, and the best snapshot (EMA generator and discriminator) is what is returned.
+    `stop_after_epochs` simulates an interruption (tests)."""
     torch.manual_seed(cfg.random_state)
     gen = torch.Generator().manual_seed(cfg.random_state)
     g, d = build_nets(cfg)
@@ -100,7 +147,11 @@ def train_gan(images: np.ndarray, labels: np.ndarray, cfg: GANConfig, *, device:
     g, d, ema = g.to(device), d.to(device), ema.to(device)
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.generator_lr, betas=(0.0, 0.99))
     opt_d = torch.optim.Adam(d.parameters(), lr=cfg.discriminator_lr, betas=(0.0, 0.99))
-    history: dict[str, list[float]] = {"d_loss": [], "g_loss": [], "images_per_s": []}
+    history: dict[str, list[float]] = {"d_loss": [], "g_loss": [], "images_per_s": [], "augment_p": [], "r_t": []}
+    ada = _Ada(cfg)
+
+    def snapshot() -> dict:
+        return {"ema": ema.state_dict(), "discriminator": d.state_dict()}
     start_epoch = 0
     data_key = hashlib.sha256(images.tobytes() + labels.astype(np.int64).tobytes()).hexdigest()[:16]
     ckpt = checkpoint_dir / "last.pt" if checkpoint_dir else None
@@ -115,6 +166,9 @@ def train_gan(images: np.ndarray, labels: np.ndarray, cfg: GANConfig, *, device:
             gen.set_state(state["rng"])
             history = {k: list(v) for k, v in state["history"].items()}
             start_epoch = int(state["epoch"])
+            ada.p, ada.steps = float(state["ada"]["p"]), int(state["ada"]["steps"])
+            if selector is not None:
+                selector.restore(state.get("selection"))
 
     x_all = torch.from_numpy(images)
     y_all = torch.from_numpy(labels.astype(np.int64))
@@ -123,68 +177,94 @@ def train_gan(images: np.ndarray, labels: np.ndarray, cfg: GANConfig, *, device:
     started = time.perf_counter()
     seen = 0
     epoch = start_epoch
-    stopped = False
+    stop_reason = "budget"
+    policy = cfg.diffaugment
     bar = _progress(range(start_epoch, cfg.epochs), progress, initial=start_epoch, total=cfg.epochs)
     for epoch in bar:
         epoch_start = time.perf_counter()
         source = torch.from_numpy(augment(images, epoch)) if augment is not None else x_all
-        real_all = images_to_tensor(source)  # (N, C, H, W) in [-1, 1]
+        real_all = images_to_tensor(source).to(device)  # (N, C, H, W) in [-1, 1]
         order = torch.randperm(n, generator=gen)
-        d_losses, g_losses = [], []
+        d_sum = torch.zeros((), device=device)
+        g_sum = torch.zeros((), device=device)
         g.train()
         d.train()
         for step in range(steps):
             idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            real = real_all[idx].to(device)
+            real = real_all[idx]
             y = y_all[idx].to(device)
-            z = torch.randn(len(idx), cfg.latent_dim, generator=gen).to(device)
+            b = len(idx)
+            z = torch.randn(b, cfg.latent_dim, generator=gen).to(device)
             fake = g(z, y)
-            d_loss = d_hinge_loss(d(diff_augment(real, cfg.diffaugment, gen), y),
-                                  d(diff_augment(fake.detach(), cfg.diffaugment, gen), y))
+            # one D pass over real and fake together (one spectral-norm power iteration per step)
+            both = diff_augment(torch.cat([real, fake.detach()]), policy, gen, ada.p)
+            scores = d(both, torch.cat([y, y]))
+            real_scores, fake_scores = scores[:b], scores[b:]
+            d_loss = d_hinge_loss(real_scores, fake_scores)
+            ada.observe(real_scores)
+            global_step = epoch * steps + step
+            if cfg.r1_gamma and global_step % R1_INTERVAL == 0:
+                d_loss = d_loss + cfg.r1_gamma / 2 * R1_INTERVAL * _r1_penalty(d, both[:b], y)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-            g_loss = g_hinge_loss(d(diff_augment(fake, cfg.diffaugment, gen), y))
+            g_loss = g_hinge_loss(d(diff_augment(fake, policy, gen, ada.p), y))
             if cfg.mode_seeking:
                 # mode-seeking term (Mao et al. 2019): two latents, same classes, images must differ
-                z2 = torch.randn(len(idx), cfg.latent_dim, generator=gen).to(device)
+                z2 = torch.randn(b, cfg.latent_dim, generator=gen).to(device)
                 fake2 = g(z2, y)
                 ratio = (fake - fake2).abs().mean(dim=(1, 2, 3)) / (z - z2).abs().mean(dim=1)
                 g_loss = g_loss + cfg.mode_seeking / (ratio.mean() + 1e-5)
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()
-            ema_update(ema, g, cfg.ema_decay, epoch * steps + step)
-            d_losses.append(d_loss.item())
-            g_losses.append(g_loss.item())
-            seen += len(idx)
+            ema_update(ema, g, cfg.ema_decay, global_step)
+            d_sum += d_loss.detach()
+            g_sum += g_loss.detach()
+            seen += b
         rate = steps * cfg.batch_size / (time.perf_counter() - epoch_start)
-        history["d_loss"].append(float(np.mean(d_losses)))
-        history["g_loss"].append(float(np.mean(g_losses)))
+        history["d_loss"].append(float(d_sum) / steps)
+        history["g_loss"].append(float(g_sum) / steps)
         history["images_per_s"].append(rate)
+        history["augment_p"].append(ada.p)
+        history["r_t"].append(ada.end_epoch())
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(d_loss=f"{history['d_loss'][-1]:.3f}", g_loss=f"{history['g_loss'][-1]:.3f}",
-                            img_s=f"{rate:.0f}")
+                            p=f"{ada.p:.2f}", img_s=f"{rate:.0f}")
+        if selector is not None:
+            selector.step(epoch + 1, ema, snapshot)
         if ckpt is not None:
-            _save_checkpoint(ckpt, g, d, ema, opt_g, opt_d, gen, history, epoch + 1, cfg.key(), data_key)
+            _save_checkpoint(ckpt, g, d, ema, opt_g, opt_d, gen, history, epoch + 1, cfg.key(), data_key,
+                             {"p": ada.p, "steps": ada.steps}, selector.state() if selector is not None else None)
         if stop_after_epochs is not None and epoch + 1 - start_epoch >= stop_after_epochs:
-            stopped = True
+            stop_reason = "interrupted"
             break
         if cfg.max_minutes is not None and time.perf_counter() - started > 60 * cfg.max_minutes:
-            stopped = True
+            stop_reason = "max_minutes"
             break
     elapsed = time.perf_counter() - started
     done = epoch + 1 if cfg.epochs > start_epoch else start_epoch
+    if selector is not None and stop_reason != "interrupted":
+        if stop_reason == "max_minutes":
+            selector.points = sorted(set(selector.points) | {done})
+            selector.step(done, ema, snapshot)   # the capped run's last snapshot is judged too
+        best = selector.best_state
+        if best is not None:
+            ema.load_state_dict(best["ema"])
+            d.load_state_dict(best["discriminator"])
     return TrainResult(g.cpu(), ema.cpu(), d.cpu().eval(), done, history, seen / elapsed if elapsed > 0 and seen else 0.0,
-                       elapsed, start_epoch, stopped)
+                       elapsed, start_epoch, stop_reason, done * steps * cfg.batch_size,
+                       selector.summary() if selector is not None else None)
 
 
-def _save_checkpoint(path: Path, g, d, ema, opt_g, opt_d, gen, history, epoch, config_key, data_key) -> None:
+def _save_checkpoint(path: Path, g, d, ema, opt_g, opt_d, gen, history, epoch, config_key, data_key,
+                     ada: dict, selection: dict | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save({"generator": g.state_dict(), "discriminator": d.state_dict(), "ema": ema.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "rng": gen.get_state(),
-                "history": history, "epoch": epoch, "config_key": config_key, "data_key": data_key}, tmp)
+                "history": history, "epoch": epoch, "config_key": config_key, "data_key": data_key,
+                "ada": ada, "selection": selection}, tmp)
     os.replace(tmp, path)  # a kill mid-write never corrupts the last good checkpoint
 
 
