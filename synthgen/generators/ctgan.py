@@ -5,11 +5,15 @@ no run-time patching). What synthgen adds around them:
 - typing: nulls in numeric/datetime columns become a median fill plus a `<col>__null` indicator
   column; nulls in categories become their own category; datetimes train as numbers;
 - preprocessing through `ModeNormalizer` (sampled GMM fits, vectorised, JSON state);
-- exact per-class counts: ctgan's conditioning only raises a probability, so each class is
-  conditioned and then filtered in a bounded loop, and its acceptance rate recorded;
-- sampling without touching the estimator: a copy of the generator net is run (ctgan samples with
-  the BatchNorm layers in training mode, which would otherwise update their running stats), and
-  every random draw comes from a seeded torch.Generator: same seed, same rows;
+- exact per-class counts: each class is conditioned and then filtered in a bounded loop, and its
+  acceptance rate recorded;
+- sampling with the BatchNorm layers in eval mode (the running statistics of training's mixed-condition
+  batches). ctgan samples in training mode, so a batch conditioned on one class is normalised by
+  statistics training never saw: measured at 1,000 steps, acceptance 23-49% -> 97-100% and quality
+  0.722 -> 0.764 (abalone), 0.823 -> 0.830 (Chile poll), detection and TSTR equal or better. A copy of
+  the net is run, and every random draw comes from a seeded torch.Generator: same seed, same rows;
+- numeric columns look like the real ones: a column of a few distinct values is snapped to its common
+  values, any other rounded to its written decimals (Chile poll detection AUC 0.989 -> 0.886);
 - save/load as a state_dict + JSON (ctgan's own save pickles the whole object).
 """
 
@@ -54,6 +58,7 @@ def _encode(table: LabeledTable) -> tuple["pd.DataFrame", list[str], dict]:  # n
             "min": float(np.min(values)),
             "max": float(np.max(values)),
             "nullable": has_null,
+            **(_value_grid(numeric.drop_nulls().to_numpy()) if kind != "datetime" else {}),
         }
         if has_null:
             flag = f"{name}{NULL_SUFFIX}"
@@ -62,6 +67,26 @@ def _encode(table: LabeledTable) -> tuple["pd.DataFrame", list[str], dict]:  # n
     import pandas as pd
 
     return pd.DataFrame(cols), discrete, plan
+
+
+GRID_MAX_VALUES = 32    # a numeric column with at most this many distinct values takes only those values
+GRID_MIN_COUNT = 5      # ...each seen at least this often (a rare training value is never a snap target)
+
+
+def _value_grid(values: np.ndarray) -> dict:
+    """How synthetic values of a numeric column are made to look like its real ones: a column of a few
+    distinct values (income brackets, town sizes, counts) is snapped to its common values; any other is
+    rounded to the decimals its values are written with (a detector tells 37,412.7 from 35,000 at once)."""
+    if len(values) == 0:
+        return {}
+    uniq, counts = np.unique(values, return_counts=True)
+    if len(uniq) <= GRID_MAX_VALUES and (counts >= GRID_MIN_COUNT).sum() >= 2:
+        return {"values": uniq[counts >= GRID_MIN_COUNT].tolist()}
+    scale = np.maximum(np.abs(values), 1.0)
+    for decimals in range(7):
+        if np.all(np.abs(values - np.round(values, decimals)) <= 1e-9 * scale):
+            return {"decimals": decimals}
+    return {}
 
 
 def _decode(raw: dict[str, np.ndarray], plan: dict, schema: pl.DataFrame) -> pl.DataFrame:
@@ -75,6 +100,14 @@ def _decode(raw: dict[str, np.ndarray], plan: dict, schema: pl.DataFrame) -> pl.
             out[name] = pl.select(series.alias(name)).to_series().cast(dtype, strict=False)
             continue
         values = np.clip(values.astype(float), spec["min"], spec["max"])
+        if spec.get("values"):
+            grid = np.asarray(spec["values"])
+            pos = np.clip(np.searchsorted(grid, values), 1, max(len(grid) - 1, 1))
+            lower = grid[pos - 1] if len(grid) > 1 else grid[np.zeros(len(values), dtype=int)]
+            upper = grid[np.minimum(pos, len(grid) - 1)]
+            values = np.where(np.abs(values - lower) <= np.abs(upper - values), lower, upper)
+        elif spec.get("decimals") is not None:
+            values = np.round(values, spec["decimals"])
         if spec["integer"]:
             values = np.round(values)
         series = pl.Series(name, values)
@@ -237,6 +270,10 @@ class CTGANGenerator(TabularGenerator):
             st += width
         return values, modes
 
+    def _sampling_net(self):
+        """A copy in eval mode (running BatchNorm statistics; see the module docstring)."""
+        return copy.deepcopy(self.net_).eval()
+
     def _sample_class(self, cls: str, k: int, *, random_state: int, max_rounds: int):
         import torch
 
@@ -245,7 +282,7 @@ class CTGANGenerator(TabularGenerator):
         cond_index = self.normalizer_.cond_offset(label, cls)
         batch = self.params["batch_size"]
         gen = torch.Generator().manual_seed(random_state)
-        net = copy.deepcopy(self.net_).train()  # batch statistics, as ctgan samples; original untouched
+        net = self._sampling_net()
         kept_values: list[dict] = []
         kept_modes: list[dict] = []
         accepted = tried = rounds = 0
