@@ -31,6 +31,7 @@ def _baseline_module(rev: str):
     path.write_text(text)
     spec = importlib.util.spec_from_file_location("gan_baseline", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules["gan_baseline"] = module      # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     return module
 
@@ -74,7 +75,8 @@ def main() -> None:
     print(f"| loop | img/s (2 runs) | vs baseline {args.baseline_rev} |\n|---|---|---|")
     for name, runs in rows.items():
         rate = np.median([r["img_s"] for r in runs])
-        print(f"| {name} | {', '.join(f'{r['img_s']:.0f}' for r in runs)} | {rate / base:.2f}x |")
+        shown = ", ".join(f"{r['img_s']:.0f}" for r in runs)
+        print(f"| {name} | {shown} | {rate / base:.2f}x |")
 
 
 if __name__ == "__main__":
