@@ -136,27 +136,38 @@ class ImageSnapshotJudge:
 
 
 class TableSnapshotJudge:
-    """A boosted-tree detector of its own (seeded apart from the gates'; 3-fold CV) tells selection rows
-    from a sample of the snapshot, and the quality recipe compares their column shapes and pair trends.
-    Score = quality - (detection AUROC - 0.5): both are gate measures; higher is better."""
+    """The gates' kinds of table measure, computed against the selection split with models of the judge's
+    own (seeded apart from the gates'): a boosted-tree detector tells selection rows from a sample of the
+    snapshot (3-fold CV), the quality recipe compares column shapes and pair trends, and the signal kept
+    on the label: (TSTR AUROC - 0.5) / (TRTR AUROC - 0.5), TSTR trained on the sample and TRTR on the fit
+    part, both scored on the selection split. Score = quality - (detection - 0.5) + signal (clipped to
+    [-1, 1]; 0 where the fit part cannot predict the label either). Higher is better."""
 
-    criterion = "quality - (detection AUROC - 0.5) on the selection split (own detector)"
+    criterion = ("quality - (detection AUROC - 0.5) + TSTR signal ratio on the selection split "
+                 "(own detector and classifiers)")
 
     def __init__(self, fit, selection, *, random_state: int, max_rows: int = 5000):
         self.fit, self.selection = fit, selection
         self.random_state = random_state + 7331
         self.max_rows = max_rows
+        self._shared: dict = {}          # TRTR and the selection features: the same for every snapshot
 
     def __call__(self, synthetic) -> dict:
         from synthgen.validation.context import ValidationContext
         from synthgen.validation.fidelity import DetectionAUC, quality
+        from synthgen.validation.utility import TSTRSignalRatio
 
         # the gates' views (encoding by the fit part's vocabulary, the same classifier) on other data
         ctx = ValidationContext(self.fit, self.selection, synthetic, max_rows=self.max_rows,
                                 random_state=self.random_state)
+        ctx._cache.update(self._shared)
         auc, _ = DetectionAUC().compute(ctx)
+        signal, _ = TSTRSignalRatio().compute(ctx)
+        self._shared.update({k: v for k, v in ctx._cache.items() if k in ("trtr", "holdout_features")})
         q = quality(self.selection, synthetic)["quality_score"]
-        return {"score": q - (auc - 0.5), "quality_score": q, "detection_auc": auc}
+        kept = float(np.clip(signal, -1.0, 1.0)) if signal is not None else 0.0
+        return {"score": q - (auc - 0.5) + kept, "quality_score": q, "detection_auc": auc,
+                "tstr_signal_ratio": signal}
 
 
 __all__ = ["carve_selection", "evaluation_points", "SnapshotSelector", "ImageSnapshotJudge",
