@@ -73,7 +73,7 @@ def _train(spec_file, tmp_path, name: str, frame: pl.DataFrame):
     source = tmp_path / f"{name}.csv"
     frame.write_csv(source)
     spec = {"modality": "tabular", "name": name, "source": {"path": str(source)}, "label": "target",
-            "model": {"name": "ctgan", **{**TINY_CTGAN, "epochs": None, "steps": 30}}}
+            "model": {"name": "ctgan", **{**TINY_CTGAN, "epochs": None, "steps": 30, "select_snapshot": True}}}
     run = pipeline.start_run(spec_file(spec, f"{name}.yaml"), out=tmp_path / "out")
     pipeline.load_data(run)
     model = pipeline.train_generator(run)
@@ -105,7 +105,7 @@ def selected_gan(mnist_split):
     train, _ = mnist_split
     idx = np.concatenate([np.flatnonzero(train.labels == c)[:40] for c in ("0", "1", "7")])
     data = train.subset(idx)
-    return GENERATORS.get("conditional_gan")(**{**TINY_GAN, "epochs": 4}).fit(data)
+    return GENERATORS.get("conditional_gan")(**{**TINY_GAN, "epochs": 4, "select_snapshot": True}).fit(data)
 
 
 def test_image_gan_keeps_the_best_judged_snapshot(selected_gan, tmp_path):
