@@ -101,11 +101,10 @@ def _decode(raw: dict[str, np.ndarray], plan: dict, schema: pl.DataFrame) -> pl.
             continue
         values = np.clip(values.astype(float), spec["min"], spec["max"])
         if spec.get("values"):
-            grid = np.asarray(spec["values"])
-            pos = np.clip(np.searchsorted(grid, values), 1, max(len(grid) - 1, 1))
-            lower = grid[pos - 1] if len(grid) > 1 else grid[np.zeros(len(values), dtype=int)]
-            upper = grid[np.minimum(pos, len(grid) - 1)]
-            values = np.where(np.abs(values - lower) <= np.abs(upper - values), lower, upper)
+            grid = np.asarray(spec["values"])                   # sorted, >= 2 values (_value_grid)
+            pos = np.clip(np.searchsorted(grid, values), 1, len(grid) - 1)
+            lower, upper = grid[pos - 1], grid[pos]
+            values = np.where(values - lower <= upper - values, lower, upper)
         elif spec.get("decimals") is not None:
             values = np.round(values, spec["decimals"])
         if spec["integer"]:

@@ -100,3 +100,20 @@ def test_nulls_and_datetimes_round_trip():
     assert out.get_column("x").null_count() > 0  # missingness is learned, not dropped
     assert out.get_column("cat").null_count() > 0
     assert out.get_column("when").min() >= frame.get_column("when").min()
+
+
+def test_numeric_values_look_like_the_real_ones():
+    """Few distinct values: synthetic values snap to the common ones (a value seen under 5 times is never a
+    target); otherwise they are rounded to the decimals the real values are written with."""
+    from synthgen.generators.ctgan import _decode, _value_grid
+
+    brackets = np.array([2500.0] * 6 + [7500.0] * 9 + [200000.0] * 2)
+    grid = _value_grid(brackets)
+    assert grid == {"values": [2500.0, 7500.0]}
+    assert _value_grid(np.round(np.linspace(0, 1, 100), 2) + 0.1119999999999999 - 0.112) == {"decimals": 2}
+    plan = {"x": {"kind": "numeric", "integer": False, "min": 0.0, "max": 1e6, "nullable": False, **grid},
+            "y": {"kind": "numeric", "integer": False, "min": 0.0, "max": 1.0, "nullable": False, "decimals": 2}}
+    out = _decode({"x": np.array([100.0, 5200.0, 4900.0, 190000.0]), "y": np.array([0.12345, 0.5, 0.999, 0.0])},
+                  plan, pl.DataFrame({"x": [0.0], "y": [0.0]}))
+    assert out.get_column("x").to_list() == [2500.0, 7500.0, 2500.0, 7500.0]
+    assert out.get_column("y").to_list() == [0.12, 0.5, 1.0, 0.0]
