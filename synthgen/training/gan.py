@@ -61,7 +61,7 @@ class GANConfig:
     discriminator_lr: float = 2e-4
     ema_decay: float = 0.999
     diffaugment: str = "translation"
-    ada_target: float | None = 0.6
+    ada_target: float | None = None
     ada_images: int = 50_000
     r1_gamma: float = 0.0
     mode_seeking: float = 0.0
