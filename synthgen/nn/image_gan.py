@@ -75,9 +75,9 @@ class ProjectionDiscriminatorNet(nn.Module):
         n_down = upsamplings(size)
         widths = [base_channels * 2 ** i for i in range(n_down + 1)]  # e.g. [32, 64, 128]
         layers: list[nn.Module] = [spectral_norm(nn.Conv2d(channels, widths[0], 3, padding=1)),
-                                   nn.LeakyReLU(0.2)]
+                                   nn.LeakyReLU(0.2, inplace=True)]
         for w_in, w_out in zip(widths[:-1], widths[1:]):
-            layers += [spectral_norm(nn.Conv2d(w_in, w_out, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
+            layers += [spectral_norm(nn.Conv2d(w_in, w_out, 4, stride=2, padding=1)), nn.LeakyReLU(0.2, inplace=True)]
         self.features = nn.Sequential(*layers)
         self.linear = spectral_norm(nn.Linear(widths[-1], 1))
         self.embed = spectral_norm(nn.Embedding(n_classes, widths[-1]))
@@ -118,9 +118,9 @@ class EncoderNet(nn.Module):
         super().__init__()
         n_down = upsamplings(size)
         widths = [base_channels * 2 ** i for i in range(n_down + 1)]
-        layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 3, padding=1), nn.LeakyReLU(0.2)]
+        layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 3, padding=1), nn.LeakyReLU(0.2, inplace=True)]
         for w_in, w_out in zip(widths[:-1], widths[1:]):
-            layers += [nn.Conv2d(w_in, w_out, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+            layers += [nn.Conv2d(w_in, w_out, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True)]
         self.features = nn.Sequential(*layers)
         side = size // 2 ** n_down
         self.head = nn.Linear(widths[-1] * side * side, latent_dim)

@@ -130,6 +130,14 @@ def _r1_penalty(d, real: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return grad.pow(2).sum(dim=(1, 2, 3)).mean()
 
 
+def _paired_labels(y: torch.Tensor) -> torch.Tensor:
+    """Labels of the fake half-batch pairs: the second half repeats the first half's classes (an odd
+    last label keeps its own), so fake[i] and fake[i + b/2] share a class for the mode-seeking term.
+    Each fake label is still a draw from the training labels."""
+    h = len(y) // 2
+    return torch.cat([y[:h], y[:h], y[2 * h:]])
+
+
 def train_gan(images: np.ndarray, labels: np.ndarray, cfg: GANConfig, *, device: str = "cpu",
               checkpoint_dir: Path | None = None, augment: Callable[[np.ndarray, int], np.ndarray] | None = None,
               progress: bool = False, stop_after_epochs: int | None = None,
@@ -145,8 +153,8 @@ def train_gan(images: np.ndarray, labels: np.ndarray, cfg: GANConfig, *, device:
     g, d = build_nets(cfg)
     ema = copy.deepcopy(g).eval()
     g, d, ema = g.to(device), d.to(device), ema.to(device)
-    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.generator_lr, betas=(0.0, 0.99))
-    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.discriminator_lr, betas=(0.0, 0.99))
+    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.generator_lr, betas=(0.0, 0.99), fused=True)
+    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.discriminator_lr, betas=(0.0, 0.99), fused=True)
     history: dict[str, list[float]] = {"d_loss": [], "g_loss": [], "images_per_s": [], "augment_p": [], "r_t": []}
     ada = _Ada(cfg)
 
@@ -195,10 +203,11 @@ def train_gan(images: np.ndarray, labels: np.ndarray, cfg: GANConfig, *, device:
             y = y_all[idx].to(device)
             b = len(idx)
             z = torch.randn(b, cfg.latent_dim, generator=gen).to(device)
-            fake = g(z, y)
+            y_fake = _paired_labels(y) if cfg.mode_seeking else y
+            fake = g(z, y_fake)
             # one D pass over real and fake together (one spectral-norm power iteration per step)
             both = diff_augment(torch.cat([real, fake.detach()]), policy, gen, ada.p)
-            scores = d(both, torch.cat([y, y]))
+            scores = d(both, torch.cat([y, y_fake]))
             real_scores, fake_scores = scores[:b], scores[b:]
             d_loss = d_hinge_loss(real_scores, fake_scores)
             ada.observe(real_scores)
@@ -208,15 +217,17 @@ def train_gan(images: np.ndarray, labels: np.ndarray, cfg: GANConfig, *, device:
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-            g_loss = g_hinge_loss(d(diff_augment(fake, policy, gen, ada.p), y))
+            d.requires_grad_(False)   # the G step needs gradients through D, not D's weight gradients
+            g_loss = g_hinge_loss(d(diff_augment(fake, policy, gen, ada.p), y_fake))
             if cfg.mode_seeking:
-                # mode-seeking term (Mao et al. 2019): two latents, same classes, images must differ
-                z2 = torch.randn(b, cfg.latent_dim, generator=gen).to(device)
-                fake2 = g(z2, y)
-                ratio = (fake - fake2).abs().mean(dim=(1, 2, 3)) / (z - z2).abs().mean(dim=1)
+                # mode-seeking term (Mao et al. 2019): two latents, same class, images must differ; the
+                # pairs are the two halves of the batch (_paired_labels), so no second generator pass
+                h = b // 2
+                ratio = (fake[:h] - fake[h:2 * h]).abs().mean(dim=(1, 2, 3)) / (z[:h] - z[h:2 * h]).abs().mean(dim=1)
                 g_loss = g_loss + cfg.mode_seeking / (ratio.mean() + 1e-5)
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
+            d.requires_grad_(True)
             opt_g.step()
             ema_update(ema, g, cfg.ema_decay, global_step)
             d_sum += d_loss.detach()
