@@ -20,7 +20,7 @@ code (0 published, 3 refused by a gate, 2 refused as bad input, other = crash), 
   test split), train-on-synthetic / test-on-unseen beside train-on-real / test-on-unseen with the gates'
   own classifier (HistGradientBoosting for tables, the small CNN for images).
 
-One tabular anomaly case: the default `gan_knn` scorer and the classic scorers (k-NN, ECOD,
+One tabular anomaly case: the GAN-based scorers (`gan_ecod`, the default, and `gan_knn`) and the classic scorers (k-NN, ECOD,
 IsolationForest) at their defaults, fitted on normal rows only, AUROC on a labelled test split.
 
 Results go to bench/out/suite/results.json (one entry per case; `--resume` skips cases already there:
@@ -45,6 +45,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 PNEUMONIA = ROOT.parent / "shared" / "data" / "pneumoniamnist.npz"
+SETTINGS_ENV = "SYNTHGEN_BENCH_SET"   # --set overrides, handed to the child processes: {modality: ["k=v"]}
 UNSEEN = 0.2      # share kept away from synthgen when a case has no test split of its own
 MIN_UNSEEN = 300   # below this many rows a case gives synthgen everything (no unseen split)
 
@@ -242,9 +243,13 @@ def cases_for(tier: str, only: list[str] | None) -> list[Case]:
 def _spec(case: Case, built: dict, folder: Path) -> Path:
     import yaml
 
+    from synthgen.spec import apply_overrides
+
     spec = {"modality": case.modality, "name": case.name.replace("_", "-"), "source": built["source"]}
     if "label" in built:
         spec["label"] = built["label"]
+    settings = json.loads(os.environ.get(SETTINGS_ENV, "{}")).get(case.modality, [])
+    spec = apply_overrides(spec, settings, origin="bench_suite --set") if settings else spec
     path = folder / "spec.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
@@ -404,6 +409,33 @@ def real_reference(adapter, holdout, unseen, n: int):
 
 
 # -- bare ctgan at the same budget (separate process: its own peak memory) --------------------------
+def bare_ctgan_sample(spec, train, n: int):
+    """ctgan.CTGAN as shipped, trained on all of `train` for the passes synthgen's step budget amounts to,
+    with synthgen's batch size and pac; `n` rows sampled (ctgan's own unconditioned sampling).
+    -> (LabeledTable, fit seconds)"""
+    import polars as pl
+    import torch
+    from ctgan import CTGAN
+
+    from synthgen.data import LabeledTable
+    from synthgen.generators.ctgan import table_steps
+
+    m = spec.model
+    epochs = m.epochs or max(1, round(table_steps(len(train), len(train.columns), m.batch_size, m.steps)
+                                      / max(len(train) // m.batch_size, 1)))
+    torch.set_num_threads(m.threads)
+    torch.manual_seed(m.random_state)
+    discrete = [c for c in train.columns if train.kinds[c] == "categorical"]
+    df = train.frame.with_columns([pl.col(c).cast(pl.String) for c in discrete]).to_pandas()
+    model = CTGAN(epochs=epochs, batch_size=m.batch_size, pac=m.pac, enable_gpu=False)
+    start = time.perf_counter()
+    model.fit(df, discrete_columns=discrete)
+    fit_s = time.perf_counter() - start
+    frame = pl.from_pandas(model.sample(n)).select(train.columns)
+    frame = frame.with_columns([pl.col(c).cast(train.frame.schema[c], strict=False) for c in train.columns])
+    return LabeledTable(frame=frame, label=train.label, kinds=train.kinds, origin="bare-ctgan"), fit_s
+
+
 def bare_ctgan(result: dict, out: Path) -> dict:
     import resource
 
@@ -419,18 +451,8 @@ def bare_ctgan(result: dict, out: Path) -> dict:
     spec = loaded.spec
     adapter = MODALITIES.get("tabular")
     train, holdout, _, _ = adapter.load(spec, loaded.base_dir)
-    torch.set_num_threads(spec.model.threads)
-    torch.manual_seed(spec.model.random_state)
-    discrete = [c for c in train.columns if train.kinds[c] == "categorical"]
-    df = train.frame.with_columns([pl.col(c).cast(pl.String) for c in discrete]).to_pandas()
-    model = CTGAN(epochs=spec.model.epochs, batch_size=spec.model.batch_size, pac=spec.model.pac, enable_gpu=False)
-    start = time.perf_counter()
-    model.fit(df, discrete_columns=discrete)
-    fit_s = time.perf_counter() - start
     n = result["analysis"]["rows"]["synthetic"] if result.get("analysis") else len(train)
-    frame = pl.from_pandas(model.sample(n)).select(train.columns)
-    frame = frame.with_columns([pl.col(c).cast(train.frame.schema[c], strict=False) for c in train.columns])
-    syn = LabeledTable(frame=frame, label=train.label, kinds=train.kinds, origin="bare-ctgan")
+    syn, fit_s = bare_ctgan_sample(spec, train, n)
     values, passed, failed = _judge(adapter, spec, train, holdout, syn)
     row = {"fit_s": fit_s, "values": values, "passed": passed, "failed": failed,
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -460,7 +482,7 @@ def anomaly(case: Case, out: Path) -> dict:
            "n_fit": len(normal), "n_test": len(truth), "anomaly_share": float(truth.mean()), "auroc": {},
            "fit_s": {}}
     start0 = time.perf_counter()
-    for name in ("gan_knn", "knn", "ecod", "isolation_forest"):
+    for name in ("gan_ecod", "gan_knn", "knn", "ecod", "isolation_forest"):
         start = time.perf_counter()
         scorer = SCORERS.get(name)().fit(normal)
         row["fit_s"][name] = time.perf_counter() - start
@@ -575,7 +597,16 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None, help="default bench/out/suite (final: bench/out/suite_final)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--report", action="store_true", help="print the table of results.json and stop")
+    p.add_argument("--set", nargs="+", default=[], metavar="MODALITY:KEY=VALUE",
+                   help="ablations: a spec override for every case of a modality, e.g. image:model.ada_target=0.6 "
+                        "image:model.random_state=1 (use with --out; a default run takes none)")
     args = p.parse_args()
+    if args.set:
+        settings: dict[str, list[str]] = {}
+        for item in args.set:
+            modality, _, override = item.partition(":")
+            settings.setdefault(modality, []).append(override)
+        os.environ[SETTINGS_ENV] = json.dumps(settings)
     args.out = args.out or ROOT / "bench" / "out" / ("suite_final" if args.tier == "final" else "suite")
     if args.child:
         _child_main(args.child, args.out)

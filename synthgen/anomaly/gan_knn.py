@@ -1,11 +1,17 @@
-"""GAN-based scorer for table rows: how far a row is from what the trained GAN generates for the
-normal classes (mean distance to its k nearest synthetic normal rows, in the TableInput encoding).
+"""GAN-based scorers for table rows, built on what the trained GAN generates for the normal classes:
+
+- `gan_ecod` (the tabular default): ECOD's per-column tail probabilities, with the empirical CDFs taken
+  from the GAN's samples instead of the real fit rows;
+- `gan_knn`: mean distance to the k nearest synthetic normal rows, in the TableInput encoding.
 
 Why this design: CTGAN has no encoder and its discriminator judges packs of `pac` rows, so neither
 an AnoGAN latent search nor an f-AnoGAN encoder maps cleanly onto single rows with mixed types.
 The generator's samples, though, are a dense, labeled picture of the normal data that carries no
-real record: the saved scorer holds synthetic rows only (the k-NN baseline must keep real ones),
-and per-column contributions fall out of the nearest synthetic neighbour.
+real record: the saved scorer holds synthetic rows only (the k-NN and ECOD baselines must keep real
+ones). Measured on the suite's hearts case (154 normal fit rows, 91 test rows; bench/bench_suite.py):
+ECOD on the real rows 0.893, k-NN 0.789, IsolationForest 0.834; gan_ecod 0.901 / 0.924 (two CTGAN
+seeds), gan_knn 0.766-0.893 (seed to seed). A few thousand generated rows give smoother tails than a
+hundred real ones, where k-NN distances in a one-hot space swing with the seed.
 """
 
 from __future__ import annotations
@@ -16,25 +22,18 @@ import numpy as np
 from pydantic import Field
 
 from synthgen.anomaly.base import SCORERS, ScorerParams
+from synthgen.anomaly.ecod import ECODScorer
 from synthgen.anomaly.knn import _ReferenceScorer
 from synthgen.distances import knn_distance
 from synthgen.errors import InputError
 
 
-class GANKNNScorerSpec(ScorerParams):
-    """Tabular: mean distance to the k nearest rows the trained GAN generates for the normal classes.
-    The saved scorer holds synthetic rows only, never a real one."""
+class _GANReference:
+    """The reference matrix is rows the trained generator samples for the normal classes (in their
+    training shares): never a real row."""
 
-    name: Literal["gan_knn"] = "gan_knn"
-    n_neighbors: int = Field(5, ge=1)
-    reference_rows: int = Field(5000, ge=10, description="Synthetic normal rows drawn as the reference set.")
-
-
-@SCORERS.register("gan_knn")
-class GANKNNScorer(_ReferenceScorer):
-    modalities = ("tabular",)
     holds_real_data = False  # GAN weights (the same as the published generator's) or synthetic rows
-    params_model = GANKNNScorerSpec
+    modalities = ("tabular",)
 
     def _fit(self, X, *, generator=None) -> None:
         X = self.adapter.labeled(X, "fit data")
@@ -50,9 +49,8 @@ class GANKNNScorer(_ReferenceScorer):
                                      random_state=self.params["random_state"])
         self.normal_classes_ = normal
         self.reference_ = self.input_.matrix(synthetic, "generator samples")
-
-    def _score(self, X) -> np.ndarray:
-        return knn_distance(self.input_.matrix(X), self.reference_, self.params["n_neighbors"])
+        if hasattr(self, "_prepare"):       # ECOD sorts its reference columns once
+            self._prepare()
 
     def _state(self):
         return {"normal_classes": self.normal_classes_}, {"reference": self.reference_}
@@ -60,3 +58,33 @@ class GANKNNScorer(_ReferenceScorer):
     def _restore(self, state: dict, tensors: dict) -> None:
         super()._restore(state, tensors)
         self.normal_classes_ = state["normal_classes"]
+
+
+class GANKNNScorerSpec(ScorerParams):
+    """Tabular: mean distance to the k nearest rows the trained GAN generates for the normal classes.
+    The saved scorer holds synthetic rows only, never a real one."""
+
+    name: Literal["gan_knn"] = "gan_knn"
+    n_neighbors: int = Field(5, ge=1)
+    reference_rows: int = Field(5000, ge=10, description="Synthetic normal rows drawn as the reference set.")
+
+
+@SCORERS.register("gan_knn")
+class GANKNNScorer(_GANReference, _ReferenceScorer):
+    params_model = GANKNNScorerSpec
+
+    def _score(self, X) -> np.ndarray:
+        return knn_distance(self.input_.matrix(X), self.reference_, self.params["n_neighbors"])
+
+
+class GANECODScorerSpec(ScorerParams):
+    """Tabular: ECOD tail probabilities with the per-column CDFs of rows the trained GAN generates for the
+    normal classes. The saved scorer holds synthetic rows only, never a real one."""
+
+    name: Literal["gan_ecod"] = "gan_ecod"
+    reference_rows: int = Field(5000, ge=10, description="Synthetic normal rows drawn as the reference set.")
+
+
+@SCORERS.register("gan_ecod")
+class GANECODScorer(_GANReference, ECODScorer):
+    params_model = GANECODScorerSpec

@@ -33,6 +33,7 @@ from synthgen.params import Params
 from synthgen.training.seeding import resolve_device, seeded
 
 NULL_SUFFIX = "__null"
+DRS_PREFIX = "drs."     # weights of the rejection discriminator, beside the generator's
 
 
 def _encode(table: LabeledTable) -> tuple["pd.DataFrame", list[str], dict]:  # noqa: F821
@@ -151,6 +152,13 @@ class CTGANModelSpec(Params):
         description="Fit each column's mode-specific normaliser (Bayesian GMM) on at most this many "
         "rows; null = all rows (ctgan's own behaviour, 5-10x slower on large tables).",
     )
+    rejection: Literal["none", "drs"] = Field(
+        "none", description="drs: discriminator rejection sampling (Azadi et al. 2019) with a discriminator "
+        "trained after the GAN on the fit rows against a fresh sample (training/rejection.py); keeps exact "
+        "per-class counts, costs more sampling rounds.")
+    rejection_percentile: float = Field(95.0, ge=0, le=100, description="DRS bound M: this percentile of the "
+                                        "discriminator's logits over a burn-in sample; a row is kept with "
+                                        "probability min(1, exp(D(x) - M)) (higher keeps fewer, closer rows).")
     select_snapshot: bool = Field(True, description="Judge the generator at 10 points of the budget against a "
                                   "10% selection split carved from train (own detector; never the gate "
                                   "holdout) and keep the best snapshot.")
@@ -194,6 +202,7 @@ class CTGANGenerator(TabularGenerator):
 
         started = time.perf_counter()
         p = self.params
+        self.filter_ = None                     # sampling during training (snapshot selection) has no filter
         selector = None
         if p["select_snapshot"]:
             selector, table = self._selection(table)
@@ -210,10 +219,30 @@ class CTGANGenerator(TabularGenerator):
                                                         device=device, progress=p.get("progress", False),
                                                         selector=selector)
         self.selection_ = selector.summary() if selector is not None else None
+        if p["rejection"] == "drs":
+            self._fit_filter(table)
         self.timings_.update(preprocess_s=encode_s + normalizer.seconds, steps=training.steps,
                              epochs=training.steps / max(len(table) // training.batch_size, 1),
                              fit_rows=len(table), stop_reason="budget",
                              selected_step=(self.selection_ or {}).get("best_at"))
+
+    def _fit_filter(self, table: LabeledTable) -> None:
+        """Train the DRS discriminator on the fit rows against a sample of the trained generator with the
+        fit rows' class counts (at most MAX_ROWS)."""
+        from synthgen.training.rejection import MAX_ROWS, RejectionFilter
+
+        started = time.perf_counter()
+        p = self.params
+        counts = table.class_counts()
+        scale = min(1.0, MAX_ROWS / max(len(table), 1))
+        per_class = {c: max(1, int(round(k * scale))) for c, k in counts.items()}
+        per_class.update({c: 0 for c in self.classes_ if c not in per_class})
+        synthetic = self.sample(per_class=per_class, random_state=p["random_state"] + 777)
+        with seeded(p["random_state"], threads=p["threads"]):
+            self.filter_ = RejectionFilter.fit(table.frame, synthetic.frame, table.kinds,
+                                               percentile=p["rejection_percentile"], random_state=p["random_state"])
+        self.timings_["rejection_fit_s"] = time.perf_counter() - started
+        self.timings_["rejection"] = self.filter_.report
 
     def _selection(self, table: LabeledTable):
         """(selector, the fit part of `table`): a stratified selection split is carved from the training
@@ -281,36 +310,43 @@ class CTGANGenerator(TabularGenerator):
         cond_index = self.normalizer_.cond_offset(label, cls)
         batch = self.params["batch_size"]
         gen = torch.Generator().manual_seed(random_state)
+        coin = np.random.default_rng([random_state, 99])
         net = self._sampling_net()
-        kept_values: list[dict] = []
-        kept_modes: list[dict] = []
+        drs = getattr(self, "filter_", None)
+        kept: list[pl.DataFrame] = []
         accepted = tried = rounds = 0
         with seeded(random_state, threads=self.params["threads"]):
             while accepted < k and rounds < max_rounds:
                 values, modes = self._generate(net, cond_index, batch, gen)
-                keep = np.flatnonzero(values[label] == target)
-                kept_values.append({n: v[keep] for n, v in values.items()})
-                kept_modes.append({n: m[keep] for n, m in modes.items()})
-                accepted += len(keep)
+                keep = np.flatnonzero(values[label] == target)     # the condition honoured
+                raw = self.normalizer_.decode({n: v[keep] for n, v in values.items()},
+                                              {n: m[keep] for n, m in modes.items()})
+                rows = _decode(raw, self.plan_, self.schema_)
+                if drs is not None:
+                    rows = rows.filter(pl.Series(drs.accept(rows, coin)))
+                kept.append(rows)
+                accepted += len(rows)
                 tried += batch
                 rounds += 1
         rate = accepted / tried if tried else 0.0
         if accepted < k:
             raise GenerationError(
                 f"class {cls!r} of label {label!r}: only {accepted} of {k} rows after {rounds} "
-                f"batches of {batch} (acceptance {rate:.2%}); train longer (model.epochs) or raise "
-                "sample.max_rounds"
+                f"batches of {batch} (acceptance {rate:.2%}"
+                + (", discriminator rejection sampling included" if drs is not None else "")
+                + "); train longer (model.steps) or raise sample.max_rounds"
             )
-        values = {n: np.concatenate([b[n] for b in kept_values])[:k] for n in kept_values[0]}
-        modes = {n: np.concatenate([b[n] for b in kept_modes])[:k] for n in kept_modes[0]}
-        raw = self.normalizer_.decode(values, modes)
-        return _decode(raw, self.plan_, self.schema_), rate
+        return pl.concat(kept).head(k), rate
 
     # -- persistence ---------------------------------------------------------------------------
     def _state(self):
         state = {"normalizer": self.normalizer_.state(), "plan": self.plan_,
-                 "loss_history": self.loss_history_, "selection": self.selection_}
-        return state, self.net_.state_dict()
+                 "loss_history": self.loss_history_, "selection": self.selection_, "rejection": None}
+        weights = dict(self.net_.state_dict())
+        if getattr(self, "filter_", None) is not None:
+            state["rejection"], drs_weights = self.filter_.state()
+            weights.update({f"{DRS_PREFIX}{k}": v for k, v in drs_weights.items()})
+        return state, weights
 
     def _restore(self, state: dict, weights: dict) -> None:
         from ctgan.synthesizers.ctgan import Generator as CTGANGeneratorNet
@@ -324,7 +360,13 @@ class CTGANGenerator(TabularGenerator):
         self.selection_ = state.get("selection")
         self.net_ = CTGANGeneratorNet(p["embedding_dim"] + self.normalizer_.cond_dim, tuple(p["generator_dim"]),
                                       self.normalizer_.output_dimensions)
-        self.net_.load_state_dict(weights)
+        self.net_.load_state_dict({k: v for k, v in weights.items() if not k.startswith(DRS_PREFIX)})
+        self.filter_ = None
+        if state.get("rejection"):
+            from synthgen.training.rejection import RejectionFilter
+
+            self.filter_ = RejectionFilter.from_state(
+                state["rejection"], {k[len(DRS_PREFIX):]: v for k, v in weights.items() if k.startswith(DRS_PREFIX)})
 
 
 def _gumbel_argmax(logits, gen) -> np.ndarray:

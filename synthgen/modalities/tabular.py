@@ -77,7 +77,7 @@ class TabularModality(Modality):
     name = "tabular"
     container = LabeledTable
     default_generator = "ctgan"
-    default_scorer = "gan_knn"
+    default_scorer = "gan_ecod"
     scorer_input = TableInput
 
     # -- containers -------------------------------------------------------------------------------

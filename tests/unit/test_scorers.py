@@ -100,10 +100,19 @@ def test_bad_image_input_is_named(fanogan, mnist_split):
 
 
 @pytest.fixture(scope="module")
-def cancer_scorer(cancer_split):
+def cancer_generator(cancer_split):
+    """One CTGAN on the benign rows serves both GAN scorers (train once, use twice)."""
+    from synthgen.generators import GENERATORS
+
     train, _ = cancer_split
     benign = train.with_frame(train.frame.filter(pl.col("diagnosis") == "benign"))
-    return SCORERS.get("gan_knn")(gan={**TINY_CTGAN, "epochs": 30}, reference_rows=1000).fit(benign), benign
+    return GENERATORS.get("ctgan")(**{**TINY_CTGAN, "epochs": 30}).fit(benign), benign
+
+
+@pytest.fixture(scope="module")
+def cancer_scorer(cancer_generator):
+    generator, benign = cancer_generator
+    return SCORERS.get("gan_knn")(reference_rows=1000).fit(benign, generator=generator), benign
 
 
 def test_gan_knn_flags_malignant_rows_and_holds_no_real_row(cancer_split, cancer_scorer, tmp_path):
@@ -114,6 +123,21 @@ def test_gan_knn_flags_malignant_rows_and_holds_no_real_row(cancer_split, cancer
     real = scorer.input_.matrix(benign)
     assert not scorer.holds_real_data
     assert (np.abs(scorer.reference_[:, None, :] - real[None, :, :]).sum(-1) > 1e-6).all()
+
+
+def test_gan_ecod_flags_malignant_rows_from_synthetic_cdfs_only(cancer_split, cancer_generator):
+    """The tabular default: ECOD tails over the GAN's rows, never a real row."""
+    from synthgen.modalities import MODALITIES
+
+    _, holdout = cancer_split
+    generator, benign = cancer_generator
+    scorer = SCORERS.get("gan_ecod")(reference_rows=1000).fit(benign, generator=generator)
+    truth = (holdout.frame["diagnosis"] == "malignant").to_numpy()
+    assert roc_auc_score(truth, scorer.decision_function(holdout)) > 0.8
+    assert not scorer.holds_real_data
+    real = scorer.input_.matrix(benign)
+    assert (np.abs(scorer.reference_[:, None, :] - real[None, :, :]).sum(-1) > 1e-6).all()
+    assert MODALITIES.get("tabular").default_scorer == "gan_ecod"
 
 
 def test_missing_or_mistyped_columns_are_named(cancer_split, cancer_scorer):
