@@ -607,7 +607,7 @@ def main() -> None:
             modality, _, override = item.partition(":")
             settings.setdefault(modality, []).append(override)
         os.environ[SETTINGS_ENV] = json.dumps(settings)
-    args.out = args.out or ROOT / "bench" / "out" / ("suite_final" if args.tier == "final" else "suite")
+    args.out = (args.out or ROOT / "bench" / "out" / ("suite_final" if args.tier == "final" else "suite")).resolve()
     if args.child:
         _child_main(args.child, args.out)
         return
