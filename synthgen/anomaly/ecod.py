@@ -24,10 +24,6 @@ class ECODScorerSpec(ScorerParams):
 class ECODScorer(_ReferenceScorer):
     params_model = ECODScorerSpec
 
-    def _fit(self, X, *, generator=None) -> None:
-        super()._fit(X)
-        self._prepare()
-
     def _prepare(self) -> None:
         from scipy.stats import skew
 
@@ -55,7 +51,3 @@ class ECODScorer(_ReferenceScorer):
     def _explain_from(self, q, nearest):
         left, right, _ = self.tails(q)
         return self.input_.explain_tails(np.maximum(left, right))
-
-    def _restore(self, state: dict, tensors: dict) -> None:
-        super()._restore(state, tensors)
-        self._prepare()

@@ -49,8 +49,7 @@ class _GANReference:
                                      random_state=self.params["random_state"])
         self.normal_classes_ = normal
         self.reference_ = self.input_.matrix(synthetic, "generator samples")
-        if hasattr(self, "_prepare"):       # ECOD sorts its reference columns once
-            self._prepare()
+        self._prepare()
 
     def _state(self):
         return {"normal_classes": self.normal_classes_}, {"reference": self.reference_}

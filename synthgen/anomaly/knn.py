@@ -17,6 +17,10 @@ class _ReferenceScorer(Scorer):
 
     def _fit(self, X, *, generator=None) -> None:
         self.reference_ = self.input_.matrix(X, "fit data")
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """What a scorer derives from its reference once (after fit and after load); none by default."""
 
     def _reference(self) -> np.ndarray:
         return self.reference_
@@ -26,6 +30,7 @@ class _ReferenceScorer(Scorer):
 
     def _restore(self, state: dict, tensors: dict) -> None:
         self.reference_ = tensors["reference"].numpy()
+        self._prepare()
 
 
 class KNNScorerSpec(ScorerParams):

@@ -226,6 +226,12 @@ class CTGANGenerator(TabularGenerator):
                              fit_rows=len(table), stop_reason="budget",
                              selected_step=(self.selection_ or {}).get("best_at"))
 
+    def _scaled_counts(self, counts: dict[str, int], scale: float) -> dict[str, int]:
+        """Per-class sample counts: `counts` times `scale` (at least 1 each), 0 for the other classes."""
+        per_class = {c: max(1, int(round(k * scale))) for c, k in counts.items()}
+        per_class.update({c: 0 for c in self.classes_ if c not in per_class})
+        return per_class
+
     def _fit_filter(self, table: LabeledTable) -> None:
         """Train the DRS discriminator on the fit rows against a sample of the trained generator with the
         fit rows' class counts (at most MAX_ROWS)."""
@@ -233,10 +239,7 @@ class CTGANGenerator(TabularGenerator):
 
         started = time.perf_counter()
         p = self.params
-        counts = table.class_counts()
-        scale = min(1.0, MAX_ROWS / max(len(table), 1))
-        per_class = {c: max(1, int(round(k * scale))) for c, k in counts.items()}
-        per_class.update({c: 0 for c in self.classes_ if c not in per_class})
+        per_class = self._scaled_counts(table.class_counts(), min(1.0, MAX_ROWS / max(len(table), 1)))
         synthetic = self.sample(per_class=per_class, random_state=p["random_state"] + 777)
         with seeded(p["random_state"], threads=p["threads"]):
             self.filter_ = RejectionFilter.fit(table.frame, synthetic.frame, table.kinds,
@@ -257,10 +260,7 @@ class CTGANGenerator(TabularGenerator):
             return None, table
         fit, selection = (table.with_frame(table.frame[idx.tolist()]) for idx in (fit_idx, sel_idx))
         judge = TableSnapshotJudge(fit, selection, random_state=p["random_state"])
-        counts = selection.class_counts()
-        scale = max(1.0, 1000 / max(len(selection), 1))
-        per_class = {c: max(1, int(round(k * scale))) for c, k in counts.items()}
-        per_class.update({c: 0 for c in self.classes_ if c not in per_class})
+        per_class = self._scaled_counts(selection.class_counts(), max(1.0, 1000 / max(len(selection), 1)))
 
         def judge_snapshot(net) -> dict:
             kept, self.net_ = getattr(self, "net_", None), net
