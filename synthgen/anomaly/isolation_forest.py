@@ -23,11 +23,8 @@ class IsolationForestScorerSpec(ScorerParams):
 class IsolationForestScorer(_ReferenceScorer):
     params_model = IsolationForestScorerSpec
 
-    def _fit(self, X, *, generator=None) -> None:
-        super()._fit(X)
-        self._grow()
-
-    def _grow(self) -> None:
+    def _prepare(self) -> None:
+        """The forest is regrown from the reference and the seed, after fit and after load."""
         from sklearn.ensemble import IsolationForest
 
         p = self.params
@@ -37,7 +34,3 @@ class IsolationForestScorer(_ReferenceScorer):
 
     def _score(self, X) -> np.ndarray:
         return -self.forest_.score_samples(self.input_.matrix(X))  # sklearn: lower = more abnormal
-
-    def _restore(self, state: dict, tensors: dict) -> None:
-        super()._restore(state, tensors)
-        self._grow()

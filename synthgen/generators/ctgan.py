@@ -152,10 +152,12 @@ class CTGANModelSpec(Params):
         description="Fit each column's mode-specific normaliser (Bayesian GMM) on at most this many "
         "rows; null = all rows (ctgan's own behaviour, 5-10x slower on large tables).",
     )
-    rejection: Literal["none", "drs"] = Field(
-        "none", description="drs: discriminator rejection sampling (Azadi et al. 2019) with a discriminator "
+    rejection: Literal["none", "drs", "auto"] = Field(
+        "auto", description="drs: discriminator rejection sampling (Azadi et al. 2019) with a discriminator "
         "trained after the GAN on the fit rows against a fresh sample (training/rejection.py); keeps exact "
-        "per-class counts, costs more sampling rounds.")
+        "per-class counts, costs more sampling rounds. auto: DRS is fitted and kept only if the snapshot "
+        "judge scores the kept snapshot higher with it than without it on the selection split (never the "
+        "gate holdout); without a selection split, none.")
     rejection_percentile: float = Field(95.0, ge=0, le=100, description="DRS bound M: this percentile of the "
                                         "discriminator's logits over a burn-in sample; a row is kept with "
                                         "probability min(1, exp(D(x) - M)) (higher keeps fewer, closer rows).")
@@ -218,9 +220,11 @@ class CTGANGenerator(TabularGenerator):
             self.net_, self.loss_history_ = train_ctgan(encoded, normalizer.output_info_list, training,
                                                         device=device, progress=p.get("progress", False),
                                                         selector=selector)
-        self.selection_ = selector.summary() if selector is not None else None
-        if p["rejection"] == "drs":
+        if p["rejection"] == "drs" or (p["rejection"] == "auto" and selector is not None):
             self._fit_filter(table)
+            if p["rejection"] == "auto":
+                self._judge_filter(selector)
+        self.selection_ = selector.summary() if selector is not None else None
         self.timings_.update(preprocess_s=encode_s + normalizer.seconds, steps=training.steps,
                              epochs=training.steps / max(len(table) // training.batch_size, 1),
                              fit_rows=len(table), stop_reason="budget",
@@ -246,6 +250,23 @@ class CTGANGenerator(TabularGenerator):
                                                percentile=p["rejection_percentile"], random_state=p["random_state"])
         self.timings_["rejection_fit_s"] = time.perf_counter() - started
         self.timings_["rejection"] = self.filter_.report
+
+    def _judge_filter(self, selector) -> None:
+        """`rejection: auto`: the kept snapshot sampled through the filter, judged like every snapshot (the
+        same judge, rows and seed, on the selection split); the filter stays only if that ranks higher than
+        the snapshot's own point. Both points go into the selection record."""
+        from synthgen.training.selection import rank
+
+        plain = selector.best
+        if plain is None:
+            self.filter_ = None
+            return
+        filtered = {"at": plain["at"], **selector.judge(self.net_)}
+        keep = rank(filtered) > rank(plain)
+        selector.extra["rejection"] = {"kept": keep, "with_drs": filtered, "without": plain}
+        self.timings_["rejection_kept"] = keep
+        if not keep:
+            self.filter_ = None
 
     def _selection(self, table: LabeledTable):
         """(selector, the fit part of `table`): a stratified selection split is carved from the training

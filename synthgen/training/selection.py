@@ -25,6 +25,7 @@ import numpy as np
 SELECTION_SHARE = 0.1      # of train, per class
 MIN_SELECTION = 2          # rows or images per class in the selection split, where the class has >= 2x that
 EVALUATIONS = 10           # snapshots judged per training run (the last step always is)
+DCR_LIMIT = 0.55           # a snapshot whose DCR share on the selection split exceeds this (significantly) memorises
 
 
 def carve_selection(labels: np.ndarray, *, share: float = SELECTION_SHARE, random_state: int = 0
@@ -61,6 +62,7 @@ class SnapshotSelector:
     criterion: str = ""
     curve: list[dict] = field(default_factory=list)
     best_state: dict | None = None
+    extra: dict = field(default_factory=dict)     # choices made after training with the same judge
 
     def due(self, position: int) -> bool:
         return position in self.points and not any(p["at"] == position for p in self.curve)
@@ -71,19 +73,20 @@ class SnapshotSelector:
         result = {"at": position, **self.judge(model)}
         best = self.best
         self.curve.append(result)
-        if best is None or result["score"] > best["score"]:
+        if best is None or rank(result) > rank(best):
             self.best_state = copy.deepcopy(state())
 
     @property
     def best(self) -> dict | None:
         if not self.curve or self.best_state is None:
             return None
-        return max(self.curve, key=lambda p: (p["score"], -p["at"]))
+        return max(self.curve, key=rank)
 
     def summary(self) -> dict:
         best = self.best
         return {"criterion": self.criterion, "points": self.points, "curve": self.curve,
-                "best_at": best["at"] if best else None, "best_score": best["score"] if best else None}
+                "best_at": best["at"] if best else None, "best_score": best["score"] if best else None,
+                **self.extra}
 
     # -- checkpoint round trip -------------------------------------------------------------------
     def state(self) -> dict:
@@ -95,14 +98,43 @@ class SnapshotSelector:
             self.best_state = state["best_state"]
 
 
+def rank(point: dict) -> tuple:
+    """Snapshots the judge found private (no significant memorisation on the selection split; a judge
+    that does not measure it calls every snapshot private) before the others; among those the higher
+    score, then the earlier snapshot. When no snapshot is private, the one that memorises least wins."""
+    private = point.get("private", True)
+    return (private, point["score"] if private else -point.get("dcr_share", 0.0), -point["at"])
+
+
+def memorisation_check(sample: np.ndarray, fit: np.ndarray, selection: np.ndarray, *, random_state: int,
+                       limit: float = DCR_LIMIT, z: float = 1.645) -> dict:
+    """The gates' DCR share on the selection split: P(a sample row is nearer a fit row than a selection
+    row), the fit rows subsampled to the selection's size (seeded) so that 0.5 means "no nearer its
+    training data than unseen data". `private` is False only when the share is both above `limit` (a
+    size that matters, halfway to the default gate; fixed so the trained model never depends on the gates)
+    and significantly above 0.5 (one-sided 95%: on a tiny selection split noise alone exceeds the limit)."""
+    from synthgen.distances import dcr_share, nearest_distances
+    from synthgen.validation.metrics import share_standard_error
+
+    rng = np.random.default_rng([random_state, 6262])
+    matched = fit[rng.choice(len(fit), size=min(len(fit), len(selection)), replace=False)]
+    share = dcr_share(nearest_distances(sample, matched), nearest_distances(sample, selection))
+    se = share_standard_error(0.5, len(selection), len(sample))
+    return {"dcr_share": share, "private": bool(share <= max(limit, 0.5 + z * se))}
+
+
 class ImageSnapshotJudge:
     """A small CNN trained here on the fit part (its own seed; never the gates' judge) scores a sample of
     the snapshot against the selection split: coverage of the selection images' features, and per-class
     label fidelity over the judge's own recall on the selection images (worst class). Score = coverage x
     min(1, worst label-fidelity ratio): both are gate measures, both in [0, 1]. The Fréchet distance to
-    the selection features is recorded beside them."""
+    the selection features is recorded beside them. Memorisation is judged as the gate does (DCR share,
+    the larger of pixel and feature space), against the selection images: a snapshot whose sample sits
+    significantly nearer the fit images than the unseen selection images ranks below every one that does
+    not (`rank`), so training longer cannot buy coverage with copies."""
 
-    criterion = "coverage x label-fidelity ratio on the selection split (own CNN judge)"
+    criterion = ("coverage x label-fidelity ratio on the selection split (own CNN judge), among snapshots "
+                 "with no significant memorisation (DCR share on the selection split)")
 
     def __init__(self, fit_images: np.ndarray, fit_labels: np.ndarray, sel_images: np.ndarray,
                  sel_labels: np.ndarray, n_classes: int, *, random_state: int, threads: int,
@@ -118,6 +150,9 @@ class ImageSnapshotJudge:
                        if np.any(sel_labels == k)}
         self.n_classes = n_classes
         self.per_class = max(per_class, int(np.ceil(len(sel_labels) / max(n_classes, 1))))
+        _, fit_features = predict(self.net, fit_images)
+        self.spaces = {"pixel": (_flat(fit_images), _flat(sel_images)), "feature": (fit_features, self.sel_features)}
+        self.random_state = random_state
 
     def __call__(self, sample: Callable[[np.ndarray], np.ndarray]) -> dict:
         """`sample(class_index_array) -> uint8 images` draws from the snapshot (seeded by the caller)."""
@@ -125,14 +160,23 @@ class ImageSnapshotJudge:
         from synthgen.validation.images import density_coverage, frechet_distance
 
         wanted = np.repeat(np.arange(self.n_classes), self.per_class)
-        probs, feats = predict(self.net, sample(wanted))
+        images = sample(wanted)
+        probs, feats = predict(self.net, images)
         pred = np.argmax(probs, axis=1)
         ratios = {k: min(1.0, float(np.mean(pred[wanted == k] == k)) / max(r, 1e-9)) for k, r in self.recall.items()}
         _, coverage = density_coverage(self.sel_features, feats)
         worst = min(ratios.values()) if ratios else 0.0
         fd = frechet_distance(self.sel_features, feats) if len(self.sel_features) > 2 else None
+        checks = {space: memorisation_check(query, *self.spaces[space], random_state=self.random_state)
+                  for space, query in (("pixel", _flat(images)), ("feature", feats))}
         return {"score": coverage * min(1.0, worst), "coverage": coverage, "label_fidelity_ratio": worst,
-                "fd": fd}
+                "fd": fd, "dcr_share": max(c["dcr_share"] for c in checks.values()),
+                "private": all(c["private"] for c in checks.values())}
+
+
+def _flat(images: np.ndarray) -> np.ndarray:
+    """Images as the gates' pixel space: flat float rows in [0, 1]."""
+    return images.reshape(len(images), -1).astype(np.float32) / 255.0
 
 
 class TableSnapshotJudge:
@@ -170,5 +214,6 @@ class TableSnapshotJudge:
                 "tstr_signal_ratio": signal}
 
 
-__all__ = ["carve_selection", "evaluation_points", "SnapshotSelector", "ImageSnapshotJudge",
+__all__ = ["carve_selection", "evaluation_points", "rank", "memorisation_check", "SnapshotSelector",
+           "ImageSnapshotJudge",
            "TableSnapshotJudge", "SELECTION_SHARE"]

@@ -55,3 +55,22 @@ def test_ctgan_with_drs_exact_counts_and_round_trip(arrests_split, tmp_path):
     loaded = TabularGenerator.load(tmp_path / "m")
     assert loaded.filter_ is not None
     assert loaded.sample(200, random_state=9).frame.equals(gen.sample(200, random_state=9).frame)
+
+
+def test_auto_keeps_drs_only_when_the_selection_judge_prefers_it(arrests_split, tmp_path):
+    from synthgen.training.selection import rank
+
+    train, _ = arrests_split
+    small = train.with_frame(train.frame.head(1500))
+    gen = GENERATORS.get("ctgan")(**{**TINY_CTGAN, "epochs": None, "steps": 40, "select_snapshot": True}).fit(small)
+    assert gen.params["rejection"] == "auto"                  # the default
+    record = gen.selection_["rejection"]
+    with_drs, without = record["with_drs"], record["without"]
+    assert without == max(gen.selection_["curve"], key=rank)   # judged against the kept snapshot's own point
+    assert with_drs["at"] == without["at"] and with_drs["score"] != without["score"]
+    assert record["kept"] == (rank(with_drs) > rank(without)) == (gen.filter_ is not None)
+    loaded = TabularGenerator.load(gen.save(tmp_path / "m"))
+    assert (loaded.filter_ is not None) == record["kept"] and loaded.selection_["rejection"] == record
+    # without a selection split there is nothing to judge by: no filter
+    plain = GENERATORS.get("ctgan")(**{**TINY_CTGAN, "select_snapshot": False}).fit(small)
+    assert plain.filter_ is None and "rejection_fit_s" not in plain.timings_

@@ -11,7 +11,8 @@ from synthgen import pipeline
 from synthgen.data import holdout_mask
 from synthgen.generators.conditional_gan import image_budget
 from synthgen.generators.ctgan import table_steps
-from synthgen.training.selection import SnapshotSelector, carve_selection, evaluation_points
+from synthgen.training.selection import (SnapshotSelector, carve_selection, evaluation_points,
+                                         memorisation_check)
 from tests.conftest import TINY_CTGAN, TINY_GAN
 
 
@@ -50,6 +51,33 @@ def test_selector_keeps_the_best_snapshot_and_round_trips():
     copy = SnapshotSelector(judge=None, points=[1, 2, 3])
     copy.restore(sel.state())
     assert copy.summary()["best_at"] == 2 and copy.best_state is sel.best_state
+
+
+def test_selector_prefers_snapshots_that_do_not_memorise():
+    curve = iter([{"score": 0.3, "dcr_share": 0.51, "private": True},
+                  {"score": 0.9, "dcr_share": 0.70, "private": False},      # best quality, but copies
+                  {"score": 0.5, "dcr_share": 0.53, "private": True}])
+    sel = SnapshotSelector(judge=lambda model: next(curve), points=[1, 2, 3])
+    for at in (1, 2, 3):
+        sel.step(at, None, lambda: {"at": at})
+    assert sel.best["at"] == 3 and sel.best_state == {"at": 3}
+    # when every snapshot memorises, the one that memorises least
+    curve = iter([{"score": 0.9, "dcr_share": 0.70, "private": False},
+                  {"score": 0.2, "dcr_share": 0.62, "private": False}])
+    sel = SnapshotSelector(judge=lambda model: next(curve), points=[1, 2])
+    for at in (1, 2):
+        sel.step(at, None, lambda: {"at": at})
+    assert sel.best["at"] == 2 and sel.best_state == {"at": 2}
+
+
+def test_memorisation_check_flags_copies_of_the_fit_images_and_passes_unseen_ones(mnist_split):
+    train, holdout = mnist_split
+    flat = lambda images: images.reshape(len(images), -1).astype(np.float32) / 255.0
+    fit, selection, unseen = flat(train.images[:300]), flat(train.images[300:600]), flat(holdout.images[:400])
+    copies = memorisation_check(fit, fit, selection, random_state=0)
+    fresh = memorisation_check(unseen, fit, selection, random_state=0)
+    assert copies["dcr_share"] > 0.9 and not copies["private"]
+    assert abs(fresh["dcr_share"] - 0.5) < 0.1 and fresh["private"]
 
 
 def _changed_holdout(frame: pl.DataFrame, label: str, mask: np.ndarray) -> pl.DataFrame:
@@ -111,7 +139,9 @@ def selected_gan(mnist_split):
 def test_image_gan_keeps_the_best_judged_snapshot(selected_gan, tmp_path):
     sel = selected_gan.selection_
     assert sel["points"] == [1, 2, 3, 4] and len(sel["curve"]) == 4
-    best = max(sel["curve"], key=lambda p: (p["score"], -p["at"]))
+    assert all(0.0 <= p["dcr_share"] <= 1.0 and isinstance(p["private"], bool) for p in sel["curve"])
+    best = max(sel["curve"], key=lambda p: (p["private"], p["score"] if p["private"] else -p["dcr_share"],
+                                            -p["at"]))
     assert sel["best_at"] == best["at"] == selected_gan.timings_["selected_epoch"]
     assert selected_gan.timings_["fit_images"] == 108            # 120 less a 10% selection split
     assert selected_gan.timings_["stop_reason"] == "budget"
