@@ -81,3 +81,26 @@ def augment_dataset_flow(spec_path: str, overrides: list[str] | None = None, out
     create_link_artifact(key=f"{Path(final).parent.name.replace('_', '-')}-dataset",
                          link=Path(final).resolve().as_uri(), link_text=str(final))
     return str(final)
+
+
+@task(name="augment-spec", **TASK)
+def augment_spec(spec_path: str, overrides: list[str], out: str) -> dict:
+    """One spec's whole path on whichever dask worker the runner picks; the outcome comes back as data."""
+    return pipeline.run_job(spec_path, overrides, out)
+
+
+@flow(name="augment-many", log_prints=True)
+def _augment_many(jobs: list[tuple[str, list[str], str]]) -> list[dict]:
+    futures = [augment_spec.submit(*job) for job in jobs]
+    outcomes = [f.result() for f in futures]
+    create_table_artifact(key="augment-many", table=[{k: o[k] for k in ("spec", "exit_code", "final", "worker")}
+                                                     for o in outcomes],
+                          description="one row per spec: where it ran and how it ended")
+    return outcomes
+
+
+def augment_many_flow(jobs: list[tuple[str, list[str], str]], *, address: str) -> list[dict]:
+    """Run specs concurrently on the dask scheduler at `address` (prefect-dask's DaskTaskRunner)."""
+    from prefect_dask import DaskTaskRunner
+
+    return _augment_many.with_options(task_runner=DaskTaskRunner(address=address))(jobs)

@@ -30,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-prefect", action="store_true",
                      help="call the library directly instead of running the Prefect flow")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="run the specs concurrently on a local dask cluster of N worker processes "
+                     "(torch threads per worker capped at cores / N); metrics and per-class sampling "
+                     "become tasks the cluster spreads")
+    run.add_argument("--cluster", default=None, metavar="ADDRESS",
+                     help="join a running dask scheduler (tcp://host:8786) instead; the output folder and "
+                     "the sources must be on storage every worker sees")
 
     check = sub.add_parser("check", help="validate spec files (and --set overrides) without running")
     check.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
@@ -79,6 +86,8 @@ def _run(args) -> int:
     from synthgen.errors import SynthgenError
     from synthgen.spec import load_spec
 
+    if args.workers is not None or args.cluster:
+        return _run_distributed(args)
     worst = 0
     for spec in args.specs:
         try:
@@ -98,6 +107,52 @@ def _run(args) -> int:
     return worst
 
 
+def _run_distributed(args) -> int:
+    """Every valid spec as one task on a dask cluster (through Prefect's DaskTaskRunner unless
+    --no-prefect); a bad spec is refused here and the others still run. Exit code: the worst."""
+    import uuid
+
+    from synthgen.cluster import check_shared, cluster
+    from synthgen.errors import InputError, SynthgenError
+    from synthgen.spec import load_spec
+
+    if args.workers is not None and args.cluster:
+        raise InputError("give --workers N (a local cluster) or --cluster ADDRESS (an existing one), not both")
+    worst, jobs, shared = 0, [], {}
+    for spec in args.specs:
+        try:
+            loaded = load_spec(spec, args.overrides)
+        except SynthgenError as exc:
+            _report(exc)
+            worst = max(worst, exc.exit_code)
+            continue
+        out = (args.out or Path(loaded.spec.output.dir)).resolve()  # workers may not share this cwd
+        jobs.append((str(loaded.path), list(args.overrides), str(out)))
+        shared[f"output folder of {spec}"] = out
+        shared[f"folder of {spec}"] = loaded.base_dir
+    if not jobs:
+        return worst
+    with cluster(args.workers, args.cluster) as client:
+        if args.cluster:
+            check_shared(client, shared)
+        if args.no_prefect:
+            from synthgen.pipeline import run_job
+
+            futures = [client.submit(run_job, *job, pure=False, key=f"run-{Path(job[0]).stem}-{uuid.uuid4().hex[:8]}")
+                       for job in jobs]
+            outcomes = client.gather(futures)
+        else:
+            outcomes = flow("augment_many")(jobs, address=client.scheduler.address)
+    for outcome in outcomes:
+        if outcome["exit_code"] == 0:
+            print(f"{outcome['spec']}: published {outcome['final']} (worker {outcome['worker']})")
+            _print_screening(outcome["final"])
+        else:
+            _say(outcome["exit_code"], outcome["message"])
+        worst = max(worst, outcome["exit_code"])
+    return worst
+
+
 def _print_screening(final) -> None:
     import json
 
@@ -107,8 +162,12 @@ def _print_screening(final) -> None:
 
 
 def _report(exc) -> None:
-    kind = {2: "bad input", 3: "refused"}.get(exc.exit_code, "error")
-    print(f"synthgen: {kind}: {exc}", file=sys.stderr)
+    _say(exc.exit_code, str(exc))
+
+
+def _say(exit_code: int, message: str) -> None:
+    kind = {2: "bad input", 3: "refused"}.get(exit_code, "error")
+    print(f"synthgen: {kind}: {message}", file=sys.stderr)
 
 
 def _check(args) -> int:

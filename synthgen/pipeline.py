@@ -17,13 +17,14 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import cached_property
+from functools import cached_property, lru_cache, wraps
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
 from synthgen import publish as pub
 from synthgen.atomic import atomic_directory
+from synthgen.cluster import fan_out, worker_name
 from synthgen.errors import GateFailed, SynthgenError
 from synthgen.modalities import MODALITIES
 from synthgen.spec import LoadedSpec, load_spec, validate_spec
@@ -82,6 +83,12 @@ class Run:
         timings[step] = round(seconds, 3)
         pub.write_json(path, timings)
 
+    def record_tasks(self, tasks: dict[str, str]) -> None:
+        """Which worker ran each task of this run ("local": this process); the card shows them."""
+        path = self.work / "tasks.json"
+        known = json.loads(path.read_text()) if path.exists() else {}
+        pub.write_json(path, known | tasks)
+
     def model_store(self) -> Path:
         """Where a trained model waits until its run publishes: outside the run and staging folders (no
         clean-up of stale runs removes it), keyed by the source fingerprint and every spec field that
@@ -102,6 +109,17 @@ class Run:
 
 
 # -- steps ----------------------------------------------------------------------------------------
+def _records_worker(name: str):
+    """A step notes which worker ran it (the card's `tasks`), wherever it runs."""
+    def decorate(fn):
+        @wraps(fn)
+        def step(run: Path):
+            Run(run).record_tasks({name: worker_name()})
+            return fn(run)
+        return step
+    return decorate
+
+
 def start_run(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
               out: str | Path | None = None, *, progress: bool = False) -> Path:
     loaded: LoadedSpec = load_spec(spec_path, overrides)
@@ -119,6 +137,7 @@ def start_run(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = ()
     return run
 
 
+@_records_worker("load-data")
 def load_data(run: Path) -> dict:
     start = time.perf_counter()
     r = Run(run)
@@ -131,6 +150,7 @@ def load_data(run: Path) -> dict:
     return summary
 
 
+@_records_worker("train-generator")
 def train_generator(run: Path) -> Path:
     import shutil
 
@@ -161,32 +181,73 @@ def train_generator(run: Path) -> Path:
     return model_dir
 
 
+@_records_worker("generate")
 def generate(run: Path) -> Path:
     from synthgen.generators import Generator
 
     start = time.perf_counter()
     r = Run(run)
     spec = r.spec
-    generator = Generator.load(r.dataset / "model")
+    model_dir = r.dataset / "model"
+    generator = Generator.load(model_dir)
+
+    def run_classes(jobs):  # one task per class on a cluster (the classes are drawn from their own seeds)
+        drawn = fan_out(_sample_part, [(str(model_dir), *job) for job in jobs], name="sample")
+        r.record_tasks({f"sample:{job[0]}": worker for job, (_, worker) in zip(jobs, drawn)})
+        return [part for part, _ in drawn]
+
     synthetic = generator.sample(spec.sample.rows, per_class=spec.sample.per_class,
                                  balance=spec.sample.balance, random_state=spec.sample.random_state,
-                                 max_rounds=spec.sample.max_rounds)
+                                 max_rounds=spec.sample.max_rounds, run_classes=run_classes)
     r.adapter.write_synthetic(r.dataset, synthetic, random_state=spec.sample.random_state)
     r.write("sample.json", synthetic.meta)
     r.record_time("sample_s", time.perf_counter() - start)
     return r.dataset
 
 
+def _sample_part(job: tuple[str, str, int, int, int]):
+    """One class of a sample, drawn from the saved model (a task a cluster worker may run)."""
+    model_dir, cls, k, seed, rounds = job
+    return _loaded_generator(model_dir).sample_classes([(cls, k, seed, rounds)])[0]
+
+
+@lru_cache(maxsize=2)
+def _loaded_generator(model_dir: str):
+    from synthgen.generators import Generator
+
+    return Generator.load(model_dir)
+
+
+@lru_cache(maxsize=1)
+def _context(run: str):
+    """The validation context of a run folder, shared by the metric groups this process computes."""
+    r = Run(run)
+    return r.adapter.context(r.spec, r.data("train"), r.data("holdout"), r.data("synthetic"))
+
+
+def _metric_group(job: tuple[str, list[str]]) -> dict:
+    """Metrics that share a cached input, on the run's context (a task a cluster worker may run)."""
+    from synthgen.validation.suite import run_metrics
+
+    run, names = job
+    return run_metrics(_context(run), names, modality=Run(run).spec.modality)
+
+
+@_records_worker("validate")
 def validate(run: Path) -> dict:
     from synthgen.validation.gates import judge
     from synthgen.validation.metrics import METRICS
-    from synthgen.validation.suite import run_metrics
+    from synthgen.validation.suite import metric_groups
 
     start = time.perf_counter()
     r = Run(run)
     spec = r.spec
-    ctx = r.adapter.context(spec, r.data("train"), r.data("holdout"), r.data("synthetic"))
-    results = run_metrics(ctx, modality=spec.modality)
+    groups = metric_groups(spec.modality)
+    done = fan_out(_metric_group, [(str(run), names) for names in groups], name="metrics")
+    _context.cache_clear()
+    r.record_tasks({f"metrics:{'+'.join(names)}": worker for names, (_, worker) in zip(groups, done)})
+    found = {name: result for part, _ in done for name, result in part.items()}
+    results = {name: found[name] for name in METRICS.of(spec.modality)}
     timings = r.model_meta["timings"]
     verdict = judge(results, spec.gates.model_dump(),
                     context={"epochs": getattr(spec.model, "epochs", None) or timings.get("epochs_done")
@@ -200,6 +261,7 @@ def validate(run: Path) -> dict:
     return verdict.as_dict()
 
 
+@_records_worker("screen-holdout")
 def screen_holdout(run: Path) -> dict | None:
     """Train once, use twice: when the spec has a `screen:` section, fit its anomaly scorer on the
     generator just trained (normal classes of train; threshold from the holdout's normal rows) and
@@ -255,11 +317,13 @@ def build_card(r: Run) -> dict:
         "verdict": r.read("verdict.json"),
         "timings": r.read("timings.json"),
         "reused_model": r.read("train.json")["reused_model"],
+        "tasks": r.read("tasks.json"),
         "versions": library_versions(),
         **({"screening": r.read("screening.json")} if (r.work / "screening.json").exists() else {}),
     }
 
 
+@_records_worker("write-report")
 def write_report(run: Path) -> Path:
     from synthgen.reporting.card import card_markdown
 
@@ -321,6 +385,17 @@ def run_pipeline(spec_path: str | Path, overrides: list[str] | tuple[str, ...] =
     run = start_run(spec_path, overrides, out, progress=progress)
     run_steps(run)
     return finish(run)
+
+
+def run_job(spec_path: str, overrides: list[str] | tuple[str, ...] = (), out: str | None = None) -> dict:
+    """One spec's whole path as a task a cluster worker runs: the outcome comes back as data (exit
+    code, message, published folder) so that a refusal on one worker never looks like a crash."""
+    try:
+        final = run_pipeline(spec_path, overrides, out)
+    except SynthgenError as exc:
+        return {"spec": str(spec_path), "exit_code": exc.exit_code, "message": str(exc), "final": None,
+                "worker": worker_name()}
+    return {"spec": str(spec_path), "exit_code": 0, "message": None, "final": str(final), "worker": worker_name()}
 
 
 __all__ = ["SynthgenError", "Run", "STEPS", "run_pipeline", "run_steps", "start_run", "finish",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import polars as pl
@@ -106,19 +106,22 @@ class Generator:
         return self
 
     def sample(self, n: int | None = None, *, per_class: dict[str, int] | None = None,
-               balance: bool = False, random_state: int = 0, max_rounds: int = 200):
-        """Exact counts per class; acceptance rates per class end up in the result's `meta`."""
+               balance: bool = False, random_state: int = 0, max_rounds: int = 200,
+               run_classes: Callable[[list[tuple[str, int, int, int]]], list[tuple[Any, float]]] | None = None):
+        """Exact counts per class; acceptance rates per class end up in the result's `meta`.
+
+        Each class is drawn from its own seed (`random_state + 7919 * class index`), so the classes are
+        independent jobs `(class, rows, seed, max_rounds)`: `run_classes` may run them elsewhere (one
+        task per class on a cluster, `pipeline.generate`) and return `(part, acceptance)` per job in
+        order; the result is the same as drawing them here."""
         self._check_fitted()
         counts = resolve_class_counts(self.class_counts_, rows=n, per_class=per_class, balance=balance)
         start = time.perf_counter()
-        parts, acceptance = [], {}
-        for index, cls in enumerate(self.classes_):
-            if counts[cls] == 0:
-                continue
-            part, rate = self._sample_class(cls, counts[cls], random_state=random_state + 7919 * index,
-                                            max_rounds=max_rounds)
-            parts.append(part)
-            acceptance[cls] = rate
+        jobs = [(cls, counts[cls], random_state + 7919 * index, max_rounds)
+                for index, cls in enumerate(self.classes_) if counts[cls] > 0]
+        drawn = (run_classes or self.sample_classes)(jobs)
+        parts = [part for part, _ in drawn]
+        acceptance = {job[0]: rate for job, (_, rate) in zip(jobs, drawn)}
         result = self._combine(parts, np.random.default_rng(random_state))
         seconds = time.perf_counter() - start
         result.meta.update({"acceptance": acceptance, "counts": counts, "sample_s": seconds,
@@ -134,6 +137,10 @@ class Generator:
         save_state(directory, "generator.json", meta, weights)
         self._save_extra(Path(directory))
         return Path(directory)
+
+    def sample_classes(self, jobs: list[tuple[str, int, int, int]]) -> list[tuple[Any, float]]:
+        """Draw `(class, rows, seed, max_rounds)` jobs here, one after another."""
+        return [self._sample_class(cls, k, random_state=seed, max_rounds=rounds) for cls, k, seed, rounds in jobs]
 
     @classmethod
     def load(cls, directory: str | Path) -> "Generator":

@@ -10,9 +10,15 @@ import numpy as np
 
 @contextlib.contextmanager
 def torch_threads(threads: int | None):
-    """Pin torch's intra-op threads inside the block (None: leave them) and restore them afterwards."""
+    """Pin torch's intra-op threads inside the block (None: leave them) and restore them afterwards.
+    On a dask worker the cap of `synthgen.cluster` (cores / workers) wins over a larger request."""
     import torch
 
+    from synthgen.cluster import thread_cap
+
+    cap = thread_cap()
+    if cap is not None:
+        threads = min(threads or cap, cap)
     old = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)

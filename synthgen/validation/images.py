@@ -155,6 +155,7 @@ class _ImageMetric(Metric):
 
 @METRICS.register("label_fidelity")
 class LabelFidelity(_ImageMetric):
+    shares = "judge"
     kind = "quality"
     direction = "higher"
 
@@ -171,6 +172,7 @@ class LabelFidelityRatio(_ImageMetric):
     """Per class, the judge's accuracy on synthetic images of that class over its recall on the real
     holdout images of that class (capped at 1); the value is the worst class. A hard task (judge 0.89
     on real data) and an easy one are judged alike, and one unrecognisable class fails."""
+    shares = "judge"
 
     kind = "quality"
     direction = "higher"
@@ -195,6 +197,7 @@ class LabelFidelityRatio(_ImageMetric):
 
 @METRICS.register("fd_ratio")
 class FrechetDistanceRatio(_ImageMetric):
+    shares = "judge"
     kind = "quality"
     direction = "lower"
 
@@ -220,6 +223,7 @@ def _density_coverage(ctx: ImageValidationContext):
 
 @METRICS.register("density")
 class Density(_ImageMetric):
+    shares = "judge"
     kind = "quality"
     direction = "higher"
 
@@ -230,6 +234,7 @@ class Density(_ImageMetric):
 
 @METRICS.register("coverage")
 class Coverage(_ImageMetric):
+    shares = "judge"
     kind = "quality"
     direction = "higher"
 
@@ -241,6 +246,7 @@ class Coverage(_ImageMetric):
 @METRICS.register("tstr_ratio")
 class TSTRRatio(_ImageMetric):
     """Holdout accuracy of a CNN trained on synthetic images over one trained on the real ones."""
+    shares = "judge"
 
     kind = "utility"
     direction = "higher"
@@ -256,6 +262,7 @@ class TSTRRatio(_ImageMetric):
 class TSTRChanceRatio(_ImageMetric):
     """Chance-corrected TSTR: (TSTR accuracy - chance) / (TRTR accuracy - chance) on the holdout, chance =
     the majority-class share. A synthetic set whose classifier only predicts the majority class scores 0."""
+    shares = "judge"
 
     kind = "utility"
     direction = "higher"
@@ -275,6 +282,7 @@ class ImageAugmentationNoHarm(_ImageMetric):
     """Upper 95% bound (paired bootstrap over holdout images) of the holdout accuracy change from training
     the CNN on real + synthetic instead of real only. Below -tolerance: adding the synthetic images
     confidently hurts, which a team scheduling augmentation must never be handed."""
+    shares = "augmented"
 
     kind = "utility"
     direction = "higher"
@@ -290,6 +298,7 @@ class ImageAugmentationNoHarm(_ImageMetric):
 @METRICS.register("augmentation_uplift")
 class ImageAugmentationUplift(_ImageMetric):
     """Holdout accuracy gained by training the CNN on real + synthetic instead of real only."""
+    shares = "augmented"
 
     kind = "utility"
     direction = "higher"
@@ -331,6 +340,7 @@ def _closest_pairs(ctx: ImageValidationContext, k: int = 8) -> list[dict]:
 
 @METRICS.register("memorization_share")
 class MemorizationShare(_ImageMetric):
+    shares = "judge"
     kind = "privacy"
     direction = "lower"
     sections = ("closest_pairs",)
@@ -343,6 +353,7 @@ class MemorizationShare(_ImageMetric):
 
 @METRICS.register("dcr_share")
 class ImageDCRShare(_ImageMetric):
+    shares = "judge"
     kind = "privacy"
     direction = "lower"
 

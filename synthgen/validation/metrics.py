@@ -92,6 +92,9 @@ class Metric:
     modality: ClassVar[str] = "tabular"
     #: report sections this metric's details feed (e.g. "closest_pairs")
     sections: ClassVar[tuple[str, ...]] = ()
+    #: metrics that share an expensive cached input (the nearest-neighbour distances, the TRTR model,
+    #: the judge network) name it here and run as one task on a cluster; None: a task of its own
+    shares: ClassVar[str | None] = None
 
     def compute(self, ctx) -> tuple[float | None, dict[str, Any]]:
         raise NotImplementedError

@@ -26,6 +26,7 @@ def _row_keys(table: LabeledTable, columns: list[str]) -> pl.Series:
 class ExactCopyExcess(Metric):
     """Share of synthetic rows identical to a training row, minus the share of holdout rows
     identical to a training row (the rate a fresh real sample shows)."""
+    shares = "distances"
 
     kind = "privacy"
     direction = "lower"
@@ -45,6 +46,7 @@ class ExactCopyExcess(Metric):
 class DCRShare(Metric):
     """p = P(d(syn, train) < d(syn, holdout)) with train subsampled to the holdout's size (ties
     count half). 0.5: synthetic rows are no closer to train than to unseen rows; 1.0: copies."""
+    shares = "distances"
 
     kind = "privacy"
     direction = "lower"
@@ -65,6 +67,7 @@ class DCRShare(Metric):
 class CloseToTrainShare(Metric):
     """Share of synthetic rows closer to a training row than the 5th percentile of the holdout's
     own distances to train (a fresh real sample scores about 0.05, less where distances tie)."""
+    shares = "distances"
 
     kind = "privacy"
     direction = "lower"
@@ -91,6 +94,7 @@ class MembershipInferenceAUROC(Metric):
       the other half of the holdout — a point is suspicious when the synthetic data sits much
       closer to it than real data from the population does.
     """
+    shares = "distances"
 
     kind = "privacy"
     direction = "lower"
@@ -125,6 +129,7 @@ class RareValueExcess(Metric):
     in train, minus the share equal to a value seen only in the holdout (train subsampled to the
     holdout's size so both sides are alike). Catches memorised values that row-level copy checks
     miss (a near-unique column typed categorical: 98.8% of its values copied, 0 exact rows)."""
+    shares = "distances"
 
     kind = "privacy"
     direction = "lower"

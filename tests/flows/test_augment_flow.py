@@ -75,3 +75,23 @@ def test_image_flow_publishes_a_labeled_image_set(spec_file, tmp_path):
     assert again["scorer_origin"].startswith("published") and again["n"] == 1000
     assert again["threshold"] == screened["threshold"]
     assert {p.name for p in (tmp_path / "screen").iterdir()} == {"scores.parquet", "summary.json", "report.html"}
+
+
+def test_many_specs_run_as_prefect_tasks_on_a_dask_cluster(spec_file, tmp_path):
+    """prefect-dask's DaskTaskRunner on a real two-process LocalCluster: one task per spec, each on a
+    worker, with the outcome (a refusal too) coming back as data and a table artifact."""
+    from flows.augment import augment_many_flow
+    from synthgen.cluster import cluster
+
+    out = str(tmp_path / "out")
+    jobs = [(str(spec_file(tiny_spec(), "a.yaml")), [], out),
+            (str(spec_file(tiny_spec(name="arrests_tiny_b"), "b.yaml")), ["gates.quality_score=0.9999"], out)]
+    with cluster(workers=2) as client:
+        outcomes = augment_many_flow(jobs, address=client.scheduler.address)
+    assert [o["exit_code"] for o in outcomes] == [0, 3]
+    assert "quality_score" in outcomes[1]["message"]
+    assert all(o["worker"] != "local" for o in outcomes)
+    card = json.loads((tmp_path / "out" / "arrests_tiny" / outcomes[0]["final"].split("/")[-1] / "card.json").read_text())
+    assert card["verdict"]["passed"] and card["tasks"]["train-generator"] == outcomes[0]["worker"]
+    table = _artifact("augment-many")
+    assert table is not None and "b.yaml" in table.data and "\"exit_code\": 3" in table.data

@@ -1,0 +1,120 @@
+"""Running beyond one process on dask.distributed: a local cluster or an existing one, and one way to
+spread independent pieces of a run over it.
+
+`synthgen run --workers N` starts a `LocalCluster` of N single-thread worker processes on 127.0.0.1,
+`--cluster ADDRESS` joins a running scheduler. Inside a task that runs on a worker, `fan_out` submits
+its pieces through `worker_client()`, which secedes the waiting task from the worker's thread pool:
+a run that waits on its own metric tasks never holds the only thread those tasks need, so two
+single-thread workers each running a spec cannot deadlock. Outside a worker (a plain run) `fan_out`
+is a loop in this process, and every record says so (worker "local").
+
+Torch threads on a worker are capped at cores / workers (`SYNTHGEN_MAX_THREADS`, read by
+`training.seeding.torch_threads`), whatever a spec asks: N workers never oversubscribe the cores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from synthgen.errors import InputError
+
+MAX_THREADS_ENV = "SYNTHGEN_MAX_THREADS"
+LOCAL = "local"
+
+
+def thread_cap() -> int | None:
+    value = os.environ.get(MAX_THREADS_ENV)
+    return int(value) if value and value.isdigit() and int(value) > 0 else None
+
+
+def worker_name() -> str:
+    """The dask worker running this code, or "local" outside any worker."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return LOCAL
+    return str(worker.name if worker.name is not None else worker.address)
+
+
+def in_worker() -> bool:
+    return worker_name() != LOCAL
+
+
+def _tagged(fn: Callable, item: Any) -> tuple[Any, str]:
+    return fn(item), worker_name()
+
+
+def fan_out(fn: Callable[[Any], Any], items: Sequence[Any], *, name: str = "task") -> list[tuple[Any, str]]:
+    """[(fn(item), worker that ran it)] in the order of `items`. On a worker the items become tasks the
+    cluster spreads (the caller secedes while it waits); elsewhere they run here, one after another.
+    `fn` must be a module-level function (it is pickled to the workers)."""
+    if not in_worker() or len(items) < 2:
+        return [_tagged(fn, item) for item in items]
+    from distributed import worker_client
+
+    with worker_client() as client:
+        futures = [client.submit(_tagged, fn, item, key=f"{name}-{i}-{uuid.uuid4().hex[:8]}", pure=False)
+                   for i, item in enumerate(items)]
+        return client.gather(futures)
+
+
+@contextlib.contextmanager
+def cluster(workers: int | None = None, address: str | None = None) -> Iterator[Any]:
+    """A dask `Client`: on a new LocalCluster of `workers` single-thread processes on 127.0.0.1, or on
+    the scheduler at `address`. Yields None when neither is given (today's single-process run)."""
+    if not workers and not address:
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - a dependency of synthgen
+        raise InputError(f"--workers/--cluster need dask.distributed: {exc}") from exc
+    if address:
+        try:
+            client = Client(address, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"--cluster {address}: no dask scheduler answered there ({exc})") from exc
+        with client:
+            yield client
+        return
+    if workers < 1:
+        raise InputError(f"--workers {workers}: give at least 1")
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    env = {MAX_THREADS_ENV: str(threads), "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, env=env, silence_logs=logging.ERROR) as local, Client(local) as client:
+        yield client
+
+
+def _probe(folder: str, name: str) -> str:
+    path = Path(folder) / name
+    path.write_text(worker_name())
+    return str(path)
+
+
+def check_shared(client, folders: dict[str, Path]) -> None:
+    """Every folder must be storage the workers and this process share: a worker writes a probe file
+    that this process reads back; else exit 2 naming the folder."""
+    for what, folder in folders.items():
+        folder = Path(folder).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f".synthgen-probe-{uuid.uuid4().hex[:12]}"
+        try:
+            client.submit(_probe, str(folder), name, pure=False).result(timeout=60)
+            ok = (folder / name).is_file()
+        except Exception as exc:  # noqa: BLE001 - any failure on the worker means "not shared"
+            ok, why = False, f"{type(exc).__name__}: {exc}"
+        else:
+            why = "a file a worker wrote there is not visible here"
+        finally:
+            (folder / name).unlink(missing_ok=True)
+        if not ok:
+            raise InputError(f"{folder}: the {what} must be on storage every dask worker shares ({why}); "
+                             "use a shared file system path, or run without --cluster")

@@ -1,0 +1,67 @@
+"""Fan-out on a real dask.distributed LocalCluster (two worker processes on 127.0.0.1)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import polars as pl
+
+from synthgen.cluster import MAX_THREADS_ENV, cluster, fan_out, thread_cap, worker_name
+from tests.conftest import tiny_spec
+
+
+def _square(x):
+    return x * x
+
+
+def _fan(n):
+    """A task that waits on tasks of its own (what a spec run does with its metrics)."""
+    return fan_out(_square, list(range(n)), name="square")
+
+
+def test_tasks_that_wait_on_tasks_do_not_deadlock_two_single_thread_workers():
+    with cluster(workers=2) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        caps = client.run(thread_cap)
+        assert set(caps.values()) == {max(1, (os.cpu_count() or 1) // 2)}
+        assert set(client.run(lambda: os.environ[MAX_THREADS_ENV]).values()) == {str(caps.popitem()[1])}
+        # both single-thread workers are busy with a waiting task; their pieces still run
+        outer = [client.submit(_fan, 6, pure=False) for _ in range(2)]
+        results = client.gather(outer, errors="raise")
+    for result in results:
+        assert [value for value, _ in result] == [i * i for i in range(6)]
+    assert len({w for result in results for _, w in result}) == 2
+    assert fan_out(_square, [2, 3]) == [(4, "local"), (9, "local")] and worker_name() == "local"
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "synthgen.cli", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_run_workers_spreads_specs_metrics_and_classes_and_matches_one_process(spec_file, tmp_path):
+    a = spec_file(tiny_spec(), "a.yaml")
+    b = spec_file(tiny_spec(name="arrests_tiny_b"), "b.yaml")
+    bad = spec_file(tiny_spec(name="broken", label="no_such_column"), "bad.yaml")
+    spread = _cli("run", a, b, bad, "--workers", "2", "--no-prefect", "--quiet", "--out", tmp_path / "spread",
+                  cwd=tmp_path)
+    assert spread.returncode == 2, spread.stderr  # the worst of the specs: the bad one, refused naming it
+    assert "no_such_column" in spread.stderr and "Traceback" not in spread.stderr
+    assert spread.stdout.count("published") == 2
+
+    cards = {p.parent.parent.name: json.loads(p.read_text()) for p in (tmp_path / "spread").glob("*/*/card.json")}
+    assert set(cards) == {"arrests_tiny", "arrests_tiny_b"}
+    workers = {w for card in cards.values() for w in card["tasks"].values()}
+    assert len(workers) >= 2 and "local" not in workers
+    for card in cards.values():
+        assert {"train-generator", "validate", "sample:Yes", "sample:No"} <= set(card["tasks"])
+        assert sum(key.startswith("metrics:") for key in card["tasks"]) >= 4
+
+    single = _cli("run", a, "--no-prefect", "--quiet", "--out", tmp_path / "single", cwd=tmp_path)
+    assert single.returncode == 0, single.stderr
+    alone = json.loads(next((tmp_path / "single").glob("arrests_tiny/*/card.json")).read_text())
+    assert set(alone["tasks"].values()) == {"local"}
+    assert alone["metrics"] == cards["arrests_tiny"]["metrics"]
+    frames = [pl.read_parquet(next((tmp_path / d).glob("arrests_tiny/*/data.parquet"))) for d in ("single", "spread")]
+    assert frames[0].equals(frames[1])
