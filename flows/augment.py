@@ -14,7 +14,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE
 
 from synthgen import pipeline
-from synthgen.errors import SynthgenError
+from synthgen.errors import SynthgenError, Unchanged
 
 
 def _transient(task_, task_run, state) -> bool:
@@ -62,9 +62,15 @@ def _artifacts(run: Path) -> None:
 
 @flow(name="augment-dataset", log_prints=True)
 def augment_dataset_flow(spec_path: str, overrides: list[str] | None = None, out: str | None = None,
-                         progress: bool = False) -> str:
-    run = pipeline.start_run(spec_path, overrides or [], out, progress=progress)
-    results = pipeline.run_steps(run, lambda step, path: TASKS[step.name](path))
+                         progress: bool = False, force: bool = False) -> str:
+    run = pipeline.start_run(spec_path, overrides or [], out, progress=progress, force=force)
+    try:
+        results = pipeline.run_steps(run, lambda step, path: TASKS[step.name](path))
+    except Unchanged as exc:  # a scheduled run with nothing new: done, and it says so
+        create_markdown_artifact(key=f"{Path(exc.latest).parent.name.replace('_', '-')}-unchanged",
+                                 markdown=f"# Nothing to do\n\n{exc}")
+        print(str(exc))
+        return exc.latest
     try:
         _artifacts(run)
     except BaseException:
@@ -84,13 +90,13 @@ def augment_dataset_flow(spec_path: str, overrides: list[str] | None = None, out
 
 
 @task(name="augment-spec", **TASK)
-def augment_spec(spec_path: str, overrides: list[str], out: str) -> dict:
+def augment_spec(spec_path: str, overrides: list[str], out: str, force: bool = False) -> dict:
     """One spec's whole path on whichever dask worker the runner picks; the outcome comes back as data."""
-    return pipeline.run_job(spec_path, overrides, out)
+    return pipeline.run_job(spec_path, overrides, out, force)
 
 
 @flow(name="augment-many", log_prints=True)
-def _augment_many(jobs: list[tuple[str, list[str], str]]) -> list[dict]:
+def _augment_many(jobs: list[tuple]) -> list[dict]:
     futures = [augment_spec.submit(*job) for job in jobs]
     outcomes = [f.result() for f in futures]
     create_table_artifact(key="augment-many", table=[{k: o[k] for k in ("spec", "exit_code", "final", "worker")}
@@ -99,7 +105,7 @@ def _augment_many(jobs: list[tuple[str, list[str], str]]) -> list[dict]:
     return outcomes
 
 
-def augment_many_flow(jobs: list[tuple[str, list[str], str]], *, address: str) -> list[dict]:
+def augment_many_flow(jobs: list[tuple], *, address: str) -> list[dict]:
     """Run specs concurrently on the dask scheduler at `address` (prefect-dask's DaskTaskRunner)."""
     from prefect_dask import DaskTaskRunner
 

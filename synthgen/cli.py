@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 
 
@@ -30,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-prefect", action="store_true",
                      help="call the library directly instead of running the Prefect flow")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--force", action="store_true",
+                     help="run even when the source and spec equal those of the latest published version "
+                     "(otherwise such a run exits 0 at once, retraining nothing)")
     run.add_argument("--workers", type=int, default=None, metavar="N",
                      help="run the specs concurrently on a local dask cluster of N worker processes "
                      "(torch threads per worker capped at cores / N); metrics and per-class sampling "
@@ -59,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="where published datasets are looked up (default: the spec's output.dir)")
     screen.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     screen.add_argument("--no-prefect", action="store_true")
+
+    clean = sub.add_parser("clean", help="remove the staging folders of runs that are no longer alive (never "
+                           "checkpoints, models or published versions)")
+    clean.add_argument("dirs", nargs="*", type=Path, default=[Path("reports/datasets")], metavar="DIR",
+                       help="output folders (default: reports/datasets)")
 
     schema = sub.add_parser("schema", help="print (or --write) the JSON Schema of dataset specs")
     schema.add_argument("--write", type=Path, default=None, metavar="FILE")
@@ -91,20 +100,31 @@ def _run(args) -> int:
     worst = 0
     for spec in args.specs:
         try:
+            started = datetime.now(timezone.utc).replace(microsecond=0)
             load_spec(spec, args.overrides)  # refuse a bad spec before starting Prefect
             if args.no_prefect:
                 from synthgen.pipeline import run_pipeline
 
-                final = run_pipeline(spec, args.overrides, args.out, progress=not args.quiet)
+                final = run_pipeline(spec, args.overrides, args.out, progress=not args.quiet, force=args.force)
             else:
-                final = flow("augment")(str(spec), list(args.overrides),
-                                             str(args.out) if args.out else None, progress=not args.quiet)
+                final = flow("augment")(str(spec), list(args.overrides), str(args.out) if args.out else None,
+                                        progress=not args.quiet, force=args.force)
+                if _created(final) < started:  # the flow found nothing new and named the latest version
+                    print(f"synthgen: {spec}: unchanged since {final}; nothing retrained or published "
+                          "(--force to run anyway)")
+                    continue
             print(f"{spec}: published {final}")
             _print_screening(final)
         except SynthgenError as exc:
             _report(exc)
             worst = max(worst, exc.exit_code)
     return worst
+
+
+def _created(final) -> "datetime":
+    import json
+
+    return datetime.fromisoformat(json.loads((Path(final) / "card.json").read_text())["created"])
 
 
 def _run_distributed(args) -> int:
@@ -127,7 +147,7 @@ def _run_distributed(args) -> int:
             worst = max(worst, exc.exit_code)
             continue
         out = (args.out or Path(loaded.spec.output.dir)).resolve()  # workers may not share this cwd
-        jobs.append((str(loaded.path), list(args.overrides), str(out)))
+        jobs.append((str(loaded.path), list(args.overrides), str(out), args.force))
         shared[f"output folder of {spec}"] = out
         shared[f"folder of {spec}"] = loaded.base_dir
     if not jobs:
@@ -144,7 +164,7 @@ def _run_distributed(args) -> int:
         else:
             outcomes = flow("augment_many")(jobs, address=client.scheduler.address)
     for outcome in outcomes:
-        if outcome["exit_code"] == 0:
+        if outcome["exit_code"] == 0 and outcome["message"] is None:
             print(f"{outcome['spec']}: published {outcome['final']} (worker {outcome['worker']})")
             _print_screening(outcome["final"])
         else:
@@ -166,6 +186,9 @@ def _report(exc) -> None:
 
 
 def _say(exit_code: int, message: str) -> None:
+    if exit_code == 0:  # nothing to do (unchanged): not an error
+        print(f"synthgen: {message}")
+        return
     kind = {2: "bad input", 3: "refused"}.get(exit_code, "error")
     print(f"synthgen: {kind}: {message}", file=sys.stderr)
 
@@ -209,6 +232,15 @@ def _deploy(args) -> int:
     return 0
 
 
+def _clean(args) -> int:
+    from synthgen.publish import clean_stale
+
+    for folder in args.dirs:
+        removed = clean_stale(folder)
+        print(f"{folder}: removed {len(removed)} stale run folder(s)" + "".join(f"\n  {p}" for p in removed))
+    return 0
+
+
 def _schema(args) -> int:
     from synthgen.spec import json_schema_text
 
@@ -231,7 +263,7 @@ def _builtins(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "check": _check, "screen": _screen, "deploy": _deploy, "schema": _schema, "builtins": _builtins}
+COMMANDS = {"run": _run, "check": _check, "clean": _clean, "screen": _screen, "deploy": _deploy, "schema": _schema, "builtins": _builtins}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,3 +24,13 @@ class GateFailed(SynthgenError):
         super().__init__(message)
         self.reasons = reasons
         self.quarantine = quarantine
+
+
+class Unchanged(SynthgenError):
+    """Nothing to do: the latest published version came from the same source and spec (exit 0)."""
+
+    exit_code = 0
+
+    def __init__(self, message: str, *, latest: str):
+        super().__init__(message)
+        self.latest = latest

@@ -25,7 +25,7 @@ from typing import Any, Callable
 from synthgen import publish as pub
 from synthgen.atomic import atomic_directory
 from synthgen.cluster import fan_out, worker_name
-from synthgen.errors import GateFailed, SynthgenError
+from synthgen.errors import GateFailed, SynthgenError, Unchanged
 from synthgen.modalities import MODALITIES
 from synthgen.spec import LoadedSpec, load_spec, validate_spec
 
@@ -121,7 +121,7 @@ def _records_worker(name: str):
 
 
 def start_run(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
-              out: str | Path | None = None, *, progress: bool = False) -> Path:
+              out: str | Path | None = None, *, progress: bool = False, force: bool = False) -> Path:
     loaded: LoadedSpec = load_spec(spec_path, overrides)
     spec = loaded.spec
     out_dir = Path(out or spec.output.dir).resolve()
@@ -131,7 +131,7 @@ def start_run(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = ()
     pub.write_json(run / "work" / "run.json", {
         "dataset": spec.name, "version": version, "out_dir": str(out_dir),
         "spec_path": str(loaded.path), "spec_dir": str(loaded.base_dir), "overrides": list(overrides),
-        "spec_hash": loaded.spec_hash, "progress": progress,
+        "spec_hash": loaded.spec_hash, "progress": progress, "force": force,
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     })
     return run
@@ -147,26 +147,63 @@ def load_data(run: Path) -> dict:
                "warnings": warnings}
     r.write("source.json", summary)
     r.record_time("load_data_s", time.perf_counter() - start)
+    if not r.info.get("force"):
+        summary["unchanged"] = _unchanged(r, source.fingerprint)
     return summary
+
+
+def latest_card(out_dir: str | Path, dataset: str) -> dict | None:
+    """The card of the version `DIR/<dataset>/LATEST` names, if any."""
+    root = Path(out_dir) / dataset
+    try:
+        version = (root / "LATEST").read_text().strip()
+        return json.loads((root / version / "card.json").read_text()) | {"path": str(root / version)}
+    except (OSError, ValueError):
+        return None
+
+
+def _unchanged(r: Run, fingerprint: str) -> dict | None:
+    """A scheduled run whose source and spec equal the latest published version's has nothing to do
+    (`run_steps` stops there with `Unchanged`, exit 0)."""
+    card = latest_card(r.info["out_dir"], r.info["dataset"])
+    if card and card.get("spec_hash") == r.info["spec_hash"] \
+            and card["source"]["source"]["fingerprint"] == fingerprint:
+        return {"latest": card["path"],
+                "message": f"{r.info['dataset']}: unchanged since version {card['version']} (same source "
+                           f"fingerprint {fingerprint[:19]}… and spec hash {card['spec_hash'][:12]}); nothing "
+                           "retrained or published. Use --force to run anyway."}
+    return None
 
 
 @_records_worker("train-generator")
 def train_generator(run: Path) -> Path:
+    start = time.perf_counter()
+    r = Run(run)
+    store = r.model_store()
+    lock = store.parent / f"{store.name}.lock"
+    pub.hold_lock(lock)  # runs of the same data and settings train one at a time; the later ones reuse
+    try:
+        return _train_or_reuse(r, store, start)
+    finally:
+        pub.release_lock(lock)
+
+
+def _train_or_reuse(r: Run, store: Path, start: float) -> Path:
     import shutil
 
     from synthgen.generators import GENERATORS
 
-    start = time.perf_counter()
-    r = Run(run)
     spec = r.spec
-    store = r.model_store()
-    if (store / "generator.json").is_file():
-        shutil.copytree(store, r.dataset / "model")
-        r.write("train.json", {"reused_model": str(store)})
-        print(f"{spec.name}: reusing the model an earlier run trained on the same data and settings ({store}); "
-              "not retraining. Delete that folder to retrain.", file=sys.stderr)
-        r.record_time("train_s", time.perf_counter() - start)
-        return r.dataset / "model"
+    card = latest_card(r.info["out_dir"], r.info["dataset"])
+    published = Path(card["path"]) / "model" if card and card.get("model_key") == store.name else None
+    for found in (store, published):
+        if found is not None and (found / "generator.json").is_file():
+            shutil.copytree(found, r.dataset / "model")
+            r.write("train.json", {"reused_model": str(found)})
+            print(f"{spec.name}: reusing the model trained earlier on the same data and settings ({found}); "
+                  "not retraining.", file=sys.stderr)
+            r.record_time("train_s", time.perf_counter() - start)
+            return r.dataset / "model"
     params = spec.model.model_dump(exclude={"name"})
     params["progress"] = r.info["progress"]
     ckpt = r.checkpoint_dir()
@@ -316,7 +353,7 @@ def build_card(r: Run) -> dict:
         "metrics": {k: v["value"] for k, v in metrics.items()},
         "verdict": r.read("verdict.json"),
         "timings": r.read("timings.json"),
-        "reused_model": r.read("train.json")["reused_model"],
+        "reused_model": r.read("train.json")["reused_model"], "model_key": r.model_store().name,
         "tasks": r.read("tasks.json"),
         "versions": library_versions(),
         **({"screening": r.read("screening.json")} if (r.work / "screening.json").exists() else {}),
@@ -348,7 +385,11 @@ def finish(run: Path) -> Path:
     if verdict["passed"]:
         store = r.model_store()
         final = pub.publish(run, out_dir, info["dataset"], info["version"])
-        pub.remove_folder(store, empty_parents=2)  # published: the model lives in the dataset now
+        lock = store.parent / f"{store.name}.lock"
+        pub.hold_lock(lock)  # published: the model lives in the dataset now (later runs reuse it there)
+        pub.remove_folder(store, empty_parents=0)
+        pub.release_lock(lock)
+        pub.prune_versions(final.parent, r.spec.output.keep)
         return final
     where = pub.quarantine(run, out_dir, info["dataset"], info["version"], verdict["reasons"],
                            next_steps=verdict.get("next_steps", {}))
@@ -372,29 +413,35 @@ def run_steps(run: Path, call: Callable[[Step, Path], Any] | None = None) -> dic
     """Every step in order (`call` runs one: directly, or as a Prefect task). Any failure before the
     verdict discards the run folder, so nothing is left behind."""
     call = call or (lambda step, path: step.fn(path))
+    results = {}
     try:
-        return {step.name: call(step, run) for step in STEPS}
+        for step in STEPS:
+            results[step.name] = result = call(step, run)
+            if isinstance(result, dict) and result.get("unchanged"):  # nothing new since the latest version
+                raise Unchanged(result["unchanged"]["message"], latest=result["unchanged"]["latest"])
+        return results
     except BaseException:
         pub.discard(run)
         raise
 
 
 def run_pipeline(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
-                 out: str | Path | None = None, *, progress: bool = False) -> Path:
+                 out: str | Path | None = None, *, progress: bool = False, force: bool = False) -> Path:
     """The whole path without Prefect."""
-    run = start_run(spec_path, overrides, out, progress=progress)
+    run = start_run(spec_path, overrides, out, progress=progress, force=force)
     run_steps(run)
     return finish(run)
 
 
-def run_job(spec_path: str, overrides: list[str] | tuple[str, ...] = (), out: str | None = None) -> dict:
+def run_job(spec_path: str, overrides: list[str] | tuple[str, ...] = (), out: str | None = None,
+            force: bool = False) -> dict:
     """One spec's whole path as a task a cluster worker runs: the outcome comes back as data (exit
     code, message, published folder) so that a refusal on one worker never looks like a crash."""
     try:
-        final = run_pipeline(spec_path, overrides, out)
+        final = run_pipeline(spec_path, overrides, out, force=force)
     except SynthgenError as exc:
-        return {"spec": str(spec_path), "exit_code": exc.exit_code, "message": str(exc), "final": None,
-                "worker": worker_name()}
+        return {"spec": str(spec_path), "exit_code": exc.exit_code, "message": str(exc),
+                "final": getattr(exc, "latest", None), "worker": worker_name()}
     return {"spec": str(spec_path), "exit_code": 0, "message": None, "final": str(final), "worker": worker_name()}
 
 

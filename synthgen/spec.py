@@ -167,6 +167,8 @@ class ValidationSpec(_Strict):
 class OutputSpec(_Strict):
     dir: str = Field("reports/datasets", description="Datasets land in DIR/<name>/<version>/; a relative DIR is taken from the current directory.")
     version: str | None = Field(None, description="Default: UTC time stamp of the run.")
+    keep: int | None = Field(None, ge=1, description="Keep the newest N published versions (the one LATEST names "
+                             "always stays); null = keep all.")
 
 
 class ScheduleSpec(_Strict):

@@ -104,3 +104,17 @@ def tiny_spec(**extra) -> dict:
     for key, value in extra.items():
         spec[key] = value
     return spec
+
+
+@pytest.fixture(scope="session")
+def digit_folder(tmp_path_factory, mnist_split):
+    """Three classes of real MNIST digits as PNG files in class folders."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("digits")
+    train, _ = mnist_split
+    for cls in ("3", "5", "8"):
+        (root / f"digit{cls}").mkdir()
+        for i, k in enumerate(np.flatnonzero(train.labels == cls)[:40]):
+            Image.fromarray(train.images[k, :, :, 0]).save(root / f"digit{cls}" / f"{i}.png")
+    return root

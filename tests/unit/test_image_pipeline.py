@@ -26,20 +26,6 @@ def image_spec(source: dict, **extra) -> dict:
     return spec
 
 
-@pytest.fixture(scope="module")
-def digit_folder(tmp_path_factory, mnist_split):
-    """Three classes of real MNIST digits as PNG files in class folders."""
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("digits")
-    train, _ = mnist_split
-    for cls in ("3", "5", "8"):
-        (root / f"digit{cls}").mkdir()
-        for i, k in enumerate(np.flatnonzero(train.labels == cls)[:40]):
-            Image.fromarray(train.images[k, :, :, 0]).save(root / f"digit{cls}" / f"{i}.png")
-    return root
-
-
 def test_image_folder_publishes_pngs_labels_and_medmnist_npz(spec_file, digit_folder, tmp_path):
     spec = spec_file(image_spec({"path": str(digit_folder)}))
     final = pipeline.run_pipeline(spec, out=tmp_path / "out")
