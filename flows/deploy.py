@@ -35,3 +35,18 @@ def deploy_spec(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = 
         description=loaded.spec.description or f"synthgen augmentation of {loaded.spec.name}",
     )
     return str(deployment.apply())
+
+
+def deploy_sampling(datasets: str | Path = "reports/datasets") -> str:
+    """Register `sample-dataset/on-request`: no schedule; a caller picks dataset, rows, per-class counts,
+    seed and version as the flow run's parameters (Prefect UI "Run" or `prefect deployment run`)."""
+    if not os.environ.get("PREFECT_API_URL"):
+        raise InputError("synthgen deploy --sampling needs a Prefect server: set PREFECT_API_URL "
+                         "(e.g. http://127.0.0.1:4200/api after `prefect server start`)")
+    from flows.sample import sample_dataset_flow
+
+    deployment = sample_dataset_flow.to_deployment(
+        name="on-request", parameters={"datasets": str(Path(datasets).resolve())}, tags=["synthgen", "sampling"],
+        description="A new sample from a published synthgen model, judged by the same gates, published as a "
+                    "new version. Parameters: dataset (required), rows, per_class, seed, version.")
+    return str(deployment.apply())

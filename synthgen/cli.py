@@ -46,8 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
 
-    deploy = sub.add_parser("deploy", help="register a Prefect deployment with the spec's cron schedule")
-    deploy.add_argument("spec", type=Path, metavar="SPEC")
+    deploy = sub.add_parser("deploy", help="register a Prefect deployment with the spec's cron schedule, or "
+                            "(--sampling) the on-request sampling deployment")
+    deploy.add_argument("spec", type=Path, metavar="SPEC", nargs="?")
+    deploy.add_argument("--sampling", action="store_true",
+                        help="register `sample-dataset/on-request` (new samples of published models on request)")
+    deploy.add_argument("--datasets", type=Path, default=Path("reports/datasets"), metavar="DIR",
+                        help="with --sampling: where the published datasets are")
     deploy.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     deploy.add_argument("--out", type=Path, default=None)
 
@@ -63,6 +68,27 @@ def _parser() -> argparse.ArgumentParser:
                         help="where published datasets are looked up (default: the spec's output.dir)")
     screen.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     screen.add_argument("--no-prefect", action="store_true")
+
+    sample = sub.add_parser("sample", help="draw a new sample from a published model, validate it with the "
+                            "same gates against the same holdout, and publish it as a new version")
+    sample.add_argument("dataset", metavar="DATASET")
+    sample.add_argument("--version", default=None, help="the published version whose model to use (default: LATEST)")
+    sample.add_argument("--rows", type=int, default=None, metavar="N")
+    sample.add_argument("--per-class", default=None, metavar="CLASS=N,...",
+                        help="exact rows per class, e.g. Yes=500,No=100 (classes not named get the rest of --rows)")
+    sample.add_argument("--seed", type=int, default=None, metavar="S")
+    sample.add_argument("--datasets", type=Path, default=Path("reports/datasets"), metavar="DIR",
+                        help="where the published datasets are (default: reports/datasets)")
+    sample.add_argument("--no-prefect", action="store_true")
+
+    ls = sub.add_parser("list", help="published and refused versions with verdicts and headline metrics")
+    ls.add_argument("--datasets", type=Path, default=Path("reports/datasets"), metavar="DIR")
+    ls.add_argument("--json", action="store_true")
+    show = sub.add_parser("show", help="one version's card: source, model, every gate")
+    show.add_argument("dataset", metavar="DATASET")
+    show.add_argument("--version", default=None)
+    show.add_argument("--datasets", type=Path, default=Path("reports/datasets"), metavar="DIR")
+    show.add_argument("--json", action="store_true")
 
     clean = sub.add_parser("clean", help="remove the staging folders of runs that are no longer alive (never "
                            "checkpoints, models or published versions)")
@@ -227,8 +253,62 @@ def screen_line(spec, s: dict) -> str:
 
 
 def _deploy(args) -> int:
+    from synthgen.errors import InputError
+
+    if args.sampling:
+        deployment_id = flow("deploy_sampling")(args.datasets)
+        print(f"deployment {deployment_id} registered: sample-dataset/on-request over {args.datasets}")
+        return 0
+    if args.spec is None:
+        raise InputError("synthgen deploy: give a SPEC (a scheduled augmentation) or --sampling")
     deployment_id = flow("deploy")(args.spec, args.overrides, args.out)
     print(f"deployment {deployment_id} registered for {args.spec}")
+    return 0
+
+
+def _per_class(text: str | None) -> dict[str, int] | None:
+    from synthgen.errors import InputError
+
+    if not text:
+        return None
+    out = {}
+    for part in text.split(","):
+        name, _, count = part.partition("=")
+        if not name.strip() or not count.strip().isdigit():
+            raise InputError(f"--per-class {text!r}: expected CLASS=N[,CLASS=N...], e.g. Yes=500,No=100 ({part!r})")
+        out[name.strip()] = int(count)
+    return out
+
+
+def _sample(args) -> int:
+    options = dict(version=args.version, rows=args.rows, per_class=_per_class(args.per_class), seed=args.seed)
+    if args.no_prefect:
+        from synthgen.pipeline import sample_pipeline
+
+        final = sample_pipeline(args.dataset, args.datasets, **options)
+    else:
+        final = flow("sample")(args.dataset, str(args.datasets), **options)
+    print(f"{args.dataset}: published {final}")
+    return 0
+
+
+def _list(args) -> int:
+    import json
+
+    from synthgen.catalog import list_text, versions
+
+    rows = versions(args.datasets)
+    print(json.dumps(rows, indent=2) if args.json else list_text(rows))
+    return 0
+
+
+def _show(args) -> int:
+    import json
+
+    from synthgen.catalog import show, show_text
+
+    found = show(args.datasets, args.dataset, args.version)
+    print(json.dumps(found, indent=2) if args.json else show_text(found))
     return 0
 
 
@@ -263,7 +343,7 @@ def _builtins(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "check": _check, "clean": _clean, "screen": _screen, "deploy": _deploy, "schema": _schema, "builtins": _builtins}
+COMMANDS = {"run": _run, "check": _check, "clean": _clean, "sample": _sample, "list": _list, "show": _show, "screen": _screen, "deploy": _deploy, "schema": _schema, "builtins": _builtins}
 
 
 def main(argv: list[str] | None = None) -> int:

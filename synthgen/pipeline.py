@@ -25,7 +25,7 @@ from typing import Any, Callable
 from synthgen import publish as pub
 from synthgen.atomic import atomic_directory
 from synthgen.cluster import fan_out, worker_name
-from synthgen.errors import GateFailed, SynthgenError, Unchanged
+from synthgen.errors import GateFailed, InputError, SynthgenError, Unchanged
 from synthgen.modalities import MODALITIES
 from synthgen.spec import LoadedSpec, load_spec, validate_spec
 
@@ -121,8 +121,11 @@ def _records_worker(name: str):
 
 
 def start_run(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
-              out: str | Path | None = None, *, progress: bool = False, force: bool = False) -> Path:
-    loaded: LoadedSpec = load_spec(spec_path, overrides)
+              out: str | Path | None = None, *, progress: bool = False, force: bool = False,
+              loaded: LoadedSpec | None = None, origin: dict | None = None) -> Path:
+    """A new run folder. `loaded` gives the spec as data instead of reading `spec_path`; `origin`
+    (sampling) names the published model to draw from and the source fingerprint it was trained on."""
+    loaded = loaded or load_spec(spec_path, overrides)
     spec = loaded.spec
     out_dir = Path(out or spec.output.dir).resolve()
     version = spec.output.version or pub.new_version()
@@ -131,7 +134,7 @@ def start_run(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = ()
     pub.write_json(run / "work" / "run.json", {
         "dataset": spec.name, "version": version, "out_dir": str(out_dir),
         "spec_path": str(loaded.path), "spec_dir": str(loaded.base_dir), "overrides": list(overrides),
-        "spec_hash": loaded.spec_hash, "progress": progress, "force": force,
+        "spec_hash": loaded.spec_hash, "progress": progress, "force": force, "origin": origin,
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     })
     return run
@@ -147,6 +150,11 @@ def load_data(run: Path) -> dict:
                "warnings": warnings}
     r.write("source.json", summary)
     r.record_time("load_data_s", time.perf_counter() - start)
+    origin = r.info.get("origin")
+    if origin and origin["fingerprint"] != source.fingerprint:
+        raise InputError(f"{r.info['dataset']}: the source changed since version {origin['version']} was trained "
+                         f"(fingerprint {origin['fingerprint'][:19]}… then, {source.fingerprint[:19]}… now): a "
+                         "sample from that model would be judged against other data. Retrain with `synthgen run`.")
     if not r.info.get("force"):
         summary["unchanged"] = _unchanged(r, source.fingerprint)
     return summary
@@ -154,10 +162,18 @@ def load_data(run: Path) -> dict:
 
 def latest_card(out_dir: str | Path, dataset: str) -> dict | None:
     """The card of the version `DIR/<dataset>/LATEST` names, if any."""
-    root = Path(out_dir) / dataset
     try:
-        version = (root / "LATEST").read_text().strip()
-        return json.loads((root / version / "card.json").read_text()) | {"path": str(root / version)}
+        version = (Path(out_dir) / dataset / "LATEST").read_text().strip()
+    except OSError:
+        return None
+    return version_card(out_dir, dataset, version)
+
+
+def version_card(out_dir: str | Path, dataset: str, version: str) -> dict | None:
+    """A published version's card (with its folder as `path`), or None."""
+    folder = Path(out_dir) / dataset / version
+    try:
+        return json.loads((folder / "card.json").read_text()) | {"path": str(folder)}
     except (OSError, ValueError):
         return None
 
@@ -166,6 +182,8 @@ def _unchanged(r: Run, fingerprint: str) -> dict | None:
     """A scheduled run whose source and spec equal the latest published version's has nothing to do
     (`run_steps` stops there with `Unchanged`, exit 0)."""
     card = latest_card(r.info["out_dir"], r.info["dataset"])
+    if card and card.get("sampled_from"):  # a sample drawn later: judge against the run it came from
+        card = version_card(r.info["out_dir"], r.info["dataset"], card["sampled_from"]["version"])
     if card and card.get("spec_hash") == r.info["spec_hash"] \
             and card["source"]["source"]["fingerprint"] == fingerprint:
         return {"latest": card["path"],
@@ -196,6 +214,8 @@ def _train_or_reuse(r: Run, store: Path, start: float) -> Path:
     spec = r.spec
     card = latest_card(r.info["out_dir"], r.info["dataset"])
     published = Path(card["path"]) / "model" if card and card.get("model_key") == store.name else None
+    if r.info.get("origin"):  # sampling: exactly the model of the version asked for
+        store, published = None, Path(r.info["origin"]["model"])
     for found in (store, published):
         if found is not None and (found / "generator.json").is_file():
             shutil.copytree(found, r.dataset / "model")
@@ -354,7 +374,8 @@ def build_card(r: Run) -> dict:
         "verdict": r.read("verdict.json"),
         "timings": r.read("timings.json"),
         "reused_model": r.read("train.json")["reused_model"], "model_key": r.model_store().name,
-        "tasks": r.read("tasks.json"),
+        "tasks": r.read("tasks.json"), "spec_path": info["spec_path"],
+        **({"sampled_from": info["origin"]} if info.get("origin") else {}),
         "versions": library_versions(),
         **({"screening": r.read("screening.json")} if (r.work / "screening.json").exists() else {}),
     }
@@ -429,6 +450,45 @@ def run_pipeline(spec_path: str | Path, overrides: list[str] | tuple[str, ...] =
                  out: str | Path | None = None, *, progress: bool = False, force: bool = False) -> Path:
     """The whole path without Prefect."""
     run = start_run(spec_path, overrides, out, progress=progress, force=force)
+    run_steps(run)
+    return finish(run)
+
+
+def start_sample(dataset: str, datasets: str | Path, *, version: str | None = None, rows: int | None = None,
+                 per_class: dict[str, int] | None = None, seed: int | None = None, progress: bool = False) -> Path:
+    """A run that draws a new sample from a published model (no training): the spec its card recorded,
+    with the new sample settings; the source is re-read (refused if its fingerprint changed), the sample
+    is judged against the same holdout by the same gates, and it publishes as a new version whose card
+    names the version it came from (`sampled_from`)."""
+    from synthgen.spec import spec_from_dict
+
+    datasets = Path(datasets).resolve()
+    root = datasets / dataset
+    if not root.is_dir():
+        known = sorted(p.name for p in datasets.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))) \
+            if datasets.is_dir() else []
+        raise InputError(f"{root}: no published dataset {dataset!r} (published there: {', '.join(known) or 'none'})")
+    card = version_card(datasets, dataset, version) if version else latest_card(datasets, dataset)
+    if card is None:
+        raise InputError(f"{root / (version or 'LATEST')}: no published version {version or '(LATEST)'} of {dataset!r}")
+    trained = card.get("sampled_from") or {}  # a sample of a sample: the same model, trained by that run
+    origin = {"version": trained.get("version", card["version"]), "model": str(Path(card["path"]) / "model"),
+              "model_of": card["version"], "fingerprint": card["source"]["source"]["fingerprint"]}
+    overrides = ["output.version=null"]
+    if per_class:
+        overrides += [f"sample.per_class={json.dumps(per_class)}", f"sample.rows={rows if rows else 'null'}"]
+    elif rows:
+        overrides.append(f"sample.rows={rows}")
+    if seed is not None:
+        overrides.append(f"sample.random_state={seed}")
+    spec_path = card.get("spec_path") or str(Path.cwd() / "spec.yaml")
+    loaded = spec_from_dict(card["spec"], spec_path, overrides, origin=f"{root / card['version'] / 'card.json'}")
+    return start_run(spec_path, overrides, datasets, progress=progress, force=True, loaded=loaded, origin=origin)
+
+
+def sample_pipeline(dataset: str, datasets: str | Path, **options) -> Path:
+    """`synthgen sample` without Prefect."""
+    run = start_sample(dataset, datasets, **options)
     run_steps(run)
     return finish(run)
 

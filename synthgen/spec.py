@@ -464,6 +464,15 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
     return LoadedSpec(spec=spec, path=path.resolve(), overrides=list(overrides))
 
 
+def spec_from_dict(raw: dict[str, Any], path: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                   *, origin: str) -> LoadedSpec:
+    """A spec given as data (e.g. the one a published card recorded), as if read from `path`."""
+    import copy
+
+    raw = apply_overrides(copy.deepcopy(raw), list(overrides), origin=origin)
+    return LoadedSpec(spec=validate_spec(raw, origin=origin), path=Path(path).resolve(), overrides=list(overrides))
+
+
 def json_schema() -> dict[str, Any]:
     from pydantic import TypeAdapter
 

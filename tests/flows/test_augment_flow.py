@@ -95,3 +95,18 @@ def test_many_specs_run_as_prefect_tasks_on_a_dask_cluster(spec_file, tmp_path):
     assert card["verdict"]["passed"] and card["tasks"]["train-generator"] == outcomes[0]["worker"]
     table = _artifact("augment-many")
     assert table is not None and "b.yaml" in table.data and "\"exit_code\": 3" in table.data
+
+
+def test_sample_flow_publishes_a_new_version_from_the_published_model(spec_file, tmp_path):
+    from flows.sample import sample_dataset_flow
+
+    out = tmp_path / "out"
+    first = augment_dataset_flow(str(spec_file(tiny_spec())), [], str(out))
+    final = sample_dataset_flow("arrests_tiny", str(out), rows=120, seed=4)
+    card = json.loads((out / "arrests_tiny" / final.split("/")[-1] / "card.json").read_text())
+    assert card["rows"] == 120 and card["sampled_from"]["model_of"] == first.split("/")[-1]
+    assert _artifact("arrests-tiny-sample") is not None
+    # and an unchanged scheduled run is a no-op with an artifact, not a failure
+    state = augment_dataset_flow(str(spec_file(tiny_spec(), "again.yaml")), [], str(out), return_state=True)
+    assert state.is_completed() and state.result() == first
+    assert "unchanged" in _artifact("arrests-tiny-unchanged").data

@@ -93,3 +93,26 @@ def test_deploy_without_schedule_or_server_is_refused(spec_file, tmp_path):
     from synthgen.cli import main
 
     assert main(["deploy", str(spec_file(tiny_spec()))]) == 2
+
+
+def test_sampling_deployment_takes_requests_through_the_api(prefect_server, tmp_path):
+    """`synthgen deploy --sampling` registers an unscheduled deployment; a flow run asked for through the
+    API carries the caller's dataset, rows and seed (a worker or `prefect deployment run` executes it)."""
+    url, env = prefect_server
+    env = {**env, "PREFECT_API_URL": url}
+    done = subprocess.run([sys.executable, "-m", "synthgen.cli", "deploy", "--sampling", "--datasets", str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=180, cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr
+    code = """
+import asyncio
+from prefect.client.orchestration import get_client
+async def main():
+    async with get_client() as client:
+        dep = await client.read_deployment_by_name("sample-dataset/on-request")
+        run = await client.create_flow_run_from_deployment(dep.id, parameters={"dataset": "arrests_tiny", "rows": 50, "seed": 3})
+        print(dep.schedules == [], dep.parameters["datasets"], run.parameters["dataset"], run.parameters["rows"], run.state.type.value)
+asyncio.run(main())
+"""
+    probe = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split() == ["True", str(tmp_path.resolve()), "arrests_tiny", "50", "SCHEDULED"]

@@ -1,0 +1,112 @@
+"""What an output folder holds: published and refused versions, their verdicts and headline metrics
+(`synthgen list` / `synthgen show`), read from the cards the runs wrote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from synthgen.errors import InputError
+from synthgen.publish import QUARANTINE
+
+
+def _card(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / "card.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _closest(checks: list[dict], k: int = 3) -> list[dict]:
+    """The gated metrics nearest their threshold (relative margin): what a reader should look at first."""
+    def margin(c):
+        value, limit = c.get("value"), c.get("threshold")
+        if value is None or limit is None:
+            return float("inf")
+        return abs(value - limit) / max(abs(limit), 1e-9)
+    gated = [c for c in checks if c.get("threshold") is not None]
+    return [{"metric": c["metric"], "value": c["value"], "threshold": c["threshold"], "passed": c["passed"]}
+            for c in sorted(gated, key=margin)[:k]]
+
+
+def summary(card: dict, folder: Path, *, status: str, latest: bool) -> dict[str, Any]:
+    checks = card.get("verdict", {}).get("checks", [])
+    return {
+        "dataset": card["dataset"], "version": card["version"], "status": status, "latest": latest,
+        "created": card.get("created"), "modality": card.get("modality"), "rows": card.get("rows"),
+        "gates_passed": sum(bool(c.get("passed")) for c in checks), "gates": len(checks),
+        "closest_gates": _closest(checks), "model": card.get("model", {}).get("name"),
+        "sampled_from": (card.get("sampled_from") or {}).get("version"), "path": str(folder),
+    }
+
+
+def versions(datasets: str | Path, dataset: str | None = None) -> list[dict[str, Any]]:
+    """Every published and refused version under `datasets` (of one dataset if named), oldest first."""
+    root = Path(datasets)
+    if not root.is_dir():
+        raise InputError(f"{root}: no such output folder")
+    rows = []
+    for status, base in (("published", root), ("refused", root / QUARANTINE)):
+        if not base.is_dir():
+            continue
+        for ds in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+            if dataset and ds.name != dataset:
+                continue
+            pointer = ds / "LATEST"
+            latest = pointer.read_text().strip() if pointer.is_file() else None
+            for folder in sorted(p for p in ds.iterdir() if p.is_dir()):
+                card = _card(folder)
+                if card is not None:
+                    rows.append(summary(card, folder, status=status, latest=folder.name == latest))
+    if dataset and not rows:
+        raise InputError(f"{root / dataset}: no versions of {dataset!r} (see `synthgen list --datasets {root}`)")
+    return sorted(rows, key=lambda r: (r["dataset"], r["created"] or "", r["version"]))
+
+
+def show(datasets: str | Path, dataset: str, version: str | None = None) -> dict[str, Any]:
+    """One version's card (the LATEST published one unless `version` is given)."""
+    found = versions(datasets, dataset)
+    if version is None:
+        chosen = [r for r in found if r["latest"]] or [r for r in found if r["status"] == "published"][-1:]
+        if not chosen:
+            raise InputError(f"{Path(datasets) / dataset}: no published version of {dataset!r}; "
+                             f"refused: {', '.join(r['version'] for r in found)}")
+    else:
+        chosen = [r for r in found if r["version"] == version]
+        if not chosen:
+            raise InputError(f"{Path(datasets) / dataset / version}: no version {version!r} of {dataset!r} "
+                             f"(versions: {', '.join(r['version'] for r in found)})")
+    row = chosen[-1]
+    return row | {"card": _card(Path(row["path"]))}
+
+
+def list_text(rows: list[dict[str, Any]]) -> str:
+    lines = []
+    for r in rows:
+        near = "; ".join(f"{c['metric']} {c['value']:.3g} (gate {c['threshold']:.3g})" for c in r["closest_gates"]
+                         if c["value"] is not None)
+        origin = f" sampled from {r['sampled_from']}" if r["sampled_from"] else ""
+        lines.append(f"{r['dataset']:20} {r['version']:24} {r['status']:9}{' LATEST' if r['latest'] else '       '} "
+                     f"{r['rows'] or 0:>7} rows  gates {r['gates_passed']}/{r['gates']}{origin}  {near}")
+    return "\n".join(lines) if lines else "(nothing published yet)"
+
+
+def show_text(found: dict[str, Any]) -> str:
+    card = found["card"]
+    lines = [f"{card['dataset']} {card['version']}: {found['status']}{' (LATEST)' if found['latest'] else ''}",
+             f"  created {card.get('created')}, {card.get('rows')} rows, {card.get('modality')}, label "
+             f"{card.get('label')}, model {card['model']['name']}",
+             f"  source {card['source']['source'].get('kind')} {card['source']['source'].get('location')} "
+             f"({card['source']['source']['fingerprint'][:23]}…), spec hash {card['spec_hash'][:12]}"]
+    if card.get("sampled_from"):
+        lines.append(f"  sampled from the model of version {card['sampled_from']['model_of']} "
+                     f"(trained by {card['sampled_from']['version']})")
+    lines.append(f"  class counts: {card['class_counts']['synthetic']}")
+    lines.append("  gates:")
+    for c in card["verdict"]["checks"]:
+        value = "n/a" if c["value"] is None else f"{c['value']:.4g}"
+        limit = "" if c["threshold"] is None else f" (gate {c['threshold']:.4g})"
+        lines.append(f"    {'ok  ' if c['passed'] else 'FAIL'} {c['metric']:24} {value}{limit}")
+    lines.append(f"  folder {found['path']}")
+    return "\n".join(lines)
