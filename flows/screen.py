@@ -16,8 +16,9 @@ from synthgen import screening
 
 
 @task(name="screen", cache_policy=NO_CACHE, persist_result=False)
-def screen(spec_path: str, input: str | None, out: str | None, overrides: list[str], datasets: str | None) -> dict:
-    return screening.screen_spec(spec_path, input=input, out=out, overrides=overrides, datasets=datasets)
+def screen(spec_path: str, input: str | None, out: str | None, overrides: list[str], datasets: str | None,
+           **options) -> dict:
+    return screening.screen_spec(spec_path, input=input, out=out, overrides=overrides, datasets=datasets, **options)
 
 
 def screening_artifacts(summary: dict) -> None:
@@ -39,8 +40,12 @@ def screening_artifacts(summary: dict) -> None:
 
 @flow(name="screen-dataset", log_prints=True)
 def screen_dataset_flow(spec_path: str, input: str | None = None, out: str | None = None,
-                        overrides: list[str] | None = None, datasets: str | None = None) -> dict:
-    summary = screen(spec_path, input, out, list(overrides or []), datasets)
+                        overrides: list[str] | None = None, datasets: str | None = None, chunk_size: int = 4096,
+                        workers: int | None = None, cluster: str | None = None) -> dict:
+    """An --input is streamed in ranges of `chunk_size` items, scored on a dask cluster with
+    `workers` (a local one) or `cluster` (an address)."""
+    summary = screen(spec_path, input, out, list(overrides or []), datasets, chunk_size=chunk_size,
+                     workers=workers, cluster=cluster)
     screening_artifacts(summary)
     print(f"{summary['flagged']} of {summary['n']} flagged -> {summary['out']}")
     return summary

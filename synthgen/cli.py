@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="where published datasets are looked up (default: the spec's output.dir)")
     screen.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     screen.add_argument("--no-prefect", action="store_true")
+    screen.add_argument("--chunk-size", type=int, default=4096, metavar="N",
+                        help="an --input is read and scored N items at a time (memory bounded by N, not the input)")
+    screen.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="score the chunks on a local dask cluster of N worker processes")
+    screen.add_argument("--cluster", default=None, metavar="ADDRESS", help="score the chunks on this dask scheduler")
 
     sample = sub.add_parser("sample", help="draw a new sample from a published model, validate it with the "
                             "same gates against the same holdout, and publish it as a new version")
@@ -233,7 +238,8 @@ def _screen(args) -> int:
 
     load_spec(args.spec, args.overrides)  # refuse a bad spec before starting Prefect
     kwargs = dict(input=str(args.input) if args.input else None, out=str(args.out) if args.out else None,
-                  overrides=list(args.overrides), datasets=str(args.datasets) if args.datasets else None)
+                  overrides=list(args.overrides), datasets=str(args.datasets) if args.datasets else None,
+                  chunk_size=args.chunk_size, workers=args.workers, cluster=args.cluster)
     if args.no_prefect:
         from synthgen.screening import screen_spec
 

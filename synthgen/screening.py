@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -87,13 +88,19 @@ def load_scorer(directory: Path):
 # -- screen -----------------------------------------------------------------------------------------
 def screen(scorer, data, *, top_k: int = 16, title: str = "screening", origin: str = "input",
            dataset: str = "") -> dict[str, Any]:
-    """Score `data`; returns the scores table, the summary and what the report shows."""
+    """Score `data` in memory; returns the scores table, the summary and what the report shows."""
     scores = scorer.decision_function(data)
+    order = np.argsort(-scores, kind="stable")[:top_k]
+    return _result(scorer, scores, labels_of(data), order, adapter_for(data).subset(data, order),
+                   _ids(data, len(scores)), top_k=top_k, title=title, origin=origin, dataset=dataset)
+
+
+def _result(scorer, scores, labels, order, top, ids, *, top_k, title, origin, dataset) -> dict[str, Any]:
+    """Summary, label metrics and the explained top-k of a scored input (in memory or streamed; `ids`
+    None when the scores table was already written)."""
     flagged = scores > scorer.threshold_
     n = len(scores)
-    ids = _ids(data, n)
-    frame = pl.DataFrame({"id": ids, "score": scores, "flagged": flagged})
-    labels = labels_of(data)
+    frame = pl.DataFrame({"id": ids, "score": scores, "flagged": flagged}) if ids is not None else None
     known = scorer.screen_["classes"]
     summary: dict[str, Any] = {
         "dataset": dataset, "title": title, "input": origin, "scorer": scorer.name, "n": n, "flagged": int(flagged.sum()),
@@ -104,10 +111,9 @@ def screen(scorer, data, *, top_k: int = 16, title: str = "screening", origin: s
     truth = None
     if labels is not None and len(labels) == n and set(labels) <= set(known):
         truth = ~np.isin(labels, scorer.screen_["normal_classes"])
-        frame = frame.with_columns(pl.Series("label", labels), pl.Series("anomaly", truth))
+        if frame is not None:
+            frame = frame.with_columns(pl.Series("label", labels), pl.Series("anomaly", truth))
         summary.update(_label_metrics(scores, truth, flagged, top_k))
-    order = np.argsort(-scores, kind="stable")[:top_k]
-    top = adapter_for(data).subset(data, order)
     explained = scorer.explain(top)
     return {"scores": frame, "summary": summary, "order": order, "top": top, "explained": explained,
             "truth": truth, "labels": labels}
@@ -131,11 +137,12 @@ def _label_metrics(scores: np.ndarray, truth: np.ndarray, flagged: np.ndarray, t
     return out
 
 
-def _ids(data, n: int) -> list[str]:
+def _ids(data, n: int, offset: int = 0) -> list[str]:
+    """The input's own ids, else positions in the whole input (`offset`: where this part starts)."""
     ids = getattr(data, "ids", None)
     if ids is not None and len(ids) == n:
         return [str(v) for v in ids]
-    return [str(i) for i in range(n)]
+    return [str(offset + i) for i in range(n)]
 
 
 def write_screening(result: dict[str, Any], out_dir: Path, *, report: str) -> Path:
@@ -158,6 +165,104 @@ def screen_and_write(scorer, data, out_dir: Path, *, top_k: int, title: str, ori
     result = screen(scorer, data, top_k=top_k, title=title, origin=origin, dataset=dataset)
     write_screening(result, out_dir, report=screening_report(result, scorer))
     return {k: v for k, v in result["summary"].items() if k != "roc"} | {"out": str(out_dir)}
+
+
+# -- streamed, sharded screening ------------------------------------------------------------------------
+CHUNK = 4096
+
+
+@lru_cache(maxsize=2)
+def _scorer_at(directory: str):
+    return load_scorer(Path(directory))
+
+
+def _score_range(job) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Scores, ids and labels of items [a, b) of `chunks` (a task a cluster worker may run: it loads the
+    scorer from the shared folder and reads its own range of the input)."""
+    chunks, scorer, a, b, origin = job
+    scorer = _scorer_at(scorer) if isinstance(scorer, str) else scorer
+    data = chunks.read(a, b)
+    scorer.input_.check(data, f"{origin} (items {a}..{b})")
+    scores = np.asarray(scorer.decision_function(data), dtype=np.float64)
+    labels = labels_of(data)
+    return scores, np.asarray(_ids(data, len(scores), a), dtype=str), labels
+
+
+def _scored_ranges(chunks, scorer, ranges, origin, client, scorer_dir):
+    """Results of `_score_range` in input order: here one by one, or on a cluster with at most two
+    ranges per worker in flight (the client holds only those)."""
+    if client is None:
+        for a, b in ranges:
+            yield _score_range((chunks, scorer, a, b, origin))
+        return
+    window = max(2, 2 * len(client.scheduler_info()["workers"]))
+    pending = []
+    for a, b in ranges:
+        pending.append(client.submit(_score_range, (chunks, str(scorer_dir), a, b, origin), pure=False))
+        if len(pending) >= window:
+            yield pending.pop(0).result()
+    for future in pending:
+        yield future.result()
+
+
+def screen_stream(scorer, chunks, out_dir: Path, *, top_k: int, title: str, origin: str, dataset: str,
+                  chunk_size: int = CHUNK, client=None, scorer_dir: Path | None = None) -> dict[str, Any]:
+    """Score `chunks` (an adapter's `input_chunks`) range by range, appending to scores.parquet as the
+    scores come, so memory holds one range of input (plus one float and one label code per item);
+    the report's histogram, label metrics and top-k come from the streamed scores. With a dask
+    `client`, the ranges are scored on its workers (the scorer is read from `scorer_dir`)."""
+    import heapq
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from synthgen.reporting.screening import screening_report
+
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        raise InputError(f"{out_dir}: already exists; choose another --out")
+    n = chunks.n
+    ranges = [(a, min(a + chunk_size, n)) for a in range(0, n, chunk_size)]
+    scores_all, codes, names, top = [], [], {}, []
+    labeled = True
+    with atomic_directory(out_dir) as tmp:
+        writer = None
+        for (a, _), (scores, ids, labels) in zip(ranges, _scored_ranges(chunks, scorer, ranges, origin, client,
+                                                                          scorer_dir)):
+            columns = {"id": ids, "score": scores, "flagged": scores > scorer.threshold_}
+            if labels is not None:
+                columns["label"] = np.asarray(labels, dtype=str)
+                codes.append(np.array([names.setdefault(v, len(names)) for v in labels], dtype=np.int32))
+            else:
+                labeled = False
+            table = pa.table(columns)
+            writer = writer or pq.ParquetWriter(tmp / "scores.parquet", table.schema)
+            writer.write_table(table)
+            scores_all.append(scores)
+            for i in np.argsort(-scores, kind="stable")[:top_k]:  # the running top-k (ties: earlier first)
+                item = (float(scores[i]), -(a + int(i)))
+                (heapq.heappush if len(top) < top_k else heapq.heappushpop)(top, item)
+        if writer is not None:
+            writer.close()
+        scores = np.concatenate(scores_all) if scores_all else np.zeros(0)
+        labels = None
+        if labeled and codes:
+            lookup = np.array(list(names), dtype=object)
+            labels = lookup[np.concatenate(codes)].astype(str)
+        order = np.array([-j for _, j in sorted(top, key=lambda t: (-t[0], -t[1]))], dtype=int)
+        result = _result(scorer, scores, labels, order, chunks.take(order), None, top_k=top_k, title=title,
+                         origin=origin, dataset=dataset)
+        result["summary"]["streamed"] = {"chunk_size": chunk_size, "chunks": len(ranges),
+                                         "reader": "ranges" if getattr(chunks, "streamed", False) else "whole input",
+                                         "workers": len(client.scheduler_info()["workers"]) if client else 0}
+        summary = {k: v for k, v in result["summary"].items() if k != "roc"}
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        ids = pl.read_parquet(tmp / "scores.parquet", columns=["id"]).get_column("id").to_numpy() if n else np.zeros(0)
+        result["scores"] = pl.DataFrame({"id": ids[order] if n else ids, "score": scores[order]})
+        result["order"] = np.arange(len(order))
+        result["labels"] = labels[order] if labels is not None else None
+        (tmp / "report.html").write_text(screening_report(result, scorer, all_scores=scores))
+    return summary | {"out": str(out_dir)}
 
 
 # -- the spec-level entry point (CLI and flow) --------------------------------------------------------
@@ -204,19 +309,47 @@ def scorer_for_spec(spec, base_dir: Path, *, out: str | Path | None = None):
 
 
 def screen_spec(spec_path: str | Path, *, input: str | Path | None = None, out: str | Path | None = None,
-                overrides: list[str] | tuple[str, ...] = (), datasets: str | Path | None = None) -> dict[str, Any]:
-    """`synthgen screen SPEC [--input PATH]`: without --input, the spec's own holdout split."""
+                overrides: list[str] | tuple[str, ...] = (), datasets: str | Path | None = None,
+                chunk_size: int = CHUNK, workers: int | None = None, cluster: str | None = None) -> dict[str, Any]:
+    """`synthgen screen SPEC [--input PATH]`: without --input, the spec's own holdout split (in memory);
+    an --input is streamed in ranges of `chunk_size` items, on a dask cluster with --workers/--cluster."""
+    import shutil
+    import uuid
+
     from synthgen.publish import new_version
     from synthgen.spec import load_spec
 
     loaded = load_spec(spec_path, overrides)
     spec = loaded.spec
+    if chunk_size < 1:
+        raise InputError(f"--chunk-size {chunk_size}: give at least 1")
     scorer, origin, holdout = scorer_for_spec(spec, loaded.base_dir, out=datasets)
-    data = holdout() if input is None else read_input(spec, input, loaded.base_dir)
-    where = f"{spec.name} holdout split" if input is None else str(input)
-    scorer.input_.check(data, where)  # refuse a wrong shape / missing column naming the file, before scoring
     out_dir = Path(out) if out else Path(datasets or spec.output.dir) / spec.name / SCREENING_DIR / new_version()
-    summary = screen_and_write(scorer, data, out_dir, top_k=screen_settings(spec).top_k,
-                               title=f"{spec.name}: anomaly screening", origin=where, dataset=spec.name)
+    title, top_k = f"{spec.name}: anomaly screening", screen_settings(spec).top_k
+    if input is None:
+        data = holdout()
+        scorer.input_.check(data, f"{spec.name} holdout split")
+        summary = screen_and_write(scorer, data, out_dir, top_k=top_k, title=title,
+                                   origin=f"{spec.name} holdout split", dataset=spec.name)
+    else:
+        from synthgen.cluster import check_shared, cluster as dask_cluster
+
+        path = Path(input) if Path(input).is_absolute() else (Path.cwd() / input).resolve()
+        chunks = MODALITIES.get(spec.modality).input_chunks(spec, path, loaded.base_dir)
+        with dask_cluster(workers, cluster) as client:
+            scorer_dir = None
+            if client is not None:  # the workers read the scorer and the input from shared storage
+                out_dir = out_dir.resolve()
+                scorer_dir = out_dir.parent / f".scorer-{uuid.uuid4().hex[:8]}"
+                if cluster:
+                    check_shared(client, {"output folder": out_dir.parent, "input folder": path.parent})
+                save_scorer(scorer, scorer_dir)
+            try:
+                summary = screen_stream(scorer, chunks, out_dir, top_k=top_k, title=title, origin=str(input),
+                                        dataset=spec.name, chunk_size=chunk_size, client=client,
+                                        scorer_dir=scorer_dir)
+            finally:
+                if scorer_dir is not None:
+                    shutil.rmtree(scorer_dir, ignore_errors=True)
     summary["scorer_origin"] = origin
     return summary

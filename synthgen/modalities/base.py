@@ -11,6 +11,7 @@ the matrix classic scorers read); the default generator and scorer; and its repo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -92,6 +93,11 @@ class Modality:
         """New data to screen, read with the spec's own source settings."""
         raise NotImplementedError
 
+    def input_chunks(self, spec, path: Path, base_dir: Path) -> "InputChunks":
+        """New data to screen as ranges `read(a, b)` (each what `read_input` gives for those items).
+        Default: read whole, then slice; adapters override it for formats they can read in parts."""
+        return WholeInput(self.read_input(spec, path, base_dir), self.name)
+
     def save_real(self, work: Path, train, holdout) -> None:
         raise NotImplementedError
 
@@ -110,6 +116,28 @@ class Modality:
 
     def report(self, card: dict, metrics: dict, train, holdout, synthetic, model_meta: dict) -> str:
         raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class WholeInput:
+    """Input already in memory, served in ranges (formats without a chunked reader)."""
+
+    data: Any
+    modality: str
+    streamed: bool = False
+
+    @property
+    def n(self) -> int:
+        return MODALITIES.get(self.modality).size(self.data)
+
+    def read(self, start: int, stop: int):
+        return MODALITIES.get(self.modality).subset(self.data, np.arange(start, stop))
+
+    def take(self, index):
+        return MODALITIES.get(self.modality).subset(self.data, np.asarray(index, dtype=int))
+
+
+InputChunks = Any  # anything with `n`, `streamed`, `read(start, stop)` and `take(index)`; picklable for cluster workers
 
 
 def adapter_for(data) -> Modality:

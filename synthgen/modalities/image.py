@@ -150,6 +150,15 @@ class ImageModality(Modality):
         data, _ = read_images(source, spec.image, base_dir)
         return data
 
+    def input_chunks(self, spec, path: Path, base_dir: Path):
+        """Image folders and NPZ in ranges (files / array rows); DICOM and NIfTI are read whole."""
+        from synthgen.sources.images import image_chunks
+
+        source = spec.source.model_copy(update={"path": str(path), "builtin": None})
+        if not path.exists():
+            raise InputError(f"{path}: input not found (--input)")
+        return image_chunks(source, spec.image, path) or super().input_chunks(spec, path, base_dir)
+
     def save_real(self, work: Path, train: LabeledImages, holdout: LabeledImages) -> None:
         for name, data in (("train", train), ("holdout", holdout)):
             ids = data.ids if data.ids is not None else np.arange(len(data)).astype(str)

@@ -125,6 +125,18 @@ class TabularModality(Modality):
             return LabeledTable(frame=frame, label=spec.label, kinds={}, origin=str(path))
         return frame
 
+    def input_chunks(self, spec, path: Path, base_dir: Path):
+        """CSV / Parquet in row ranges (polars lazy scan + slice), shaped as `read_input` shapes them."""
+        from dataclasses import replace
+
+        from synthgen.sources.tabular import table_chunks
+
+        source = spec.source.model_copy(update={"path": str(path), "builtin": None})
+        chunks = table_chunks(source, path)
+        drop = tuple(c for c, v in spec.columns.items() if v.type == "drop")
+        labeled = spec.label in chunks.schema and chunks.null_count(spec.label) == 0
+        return replace(chunks, drop=drop, label=spec.label if labeled else None)
+
     def save_real(self, work: Path, train: LabeledTable, holdout: LabeledTable) -> None:
         train.frame.write_parquet(work / "train.parquet")
         holdout.frame.write_parquet(work / "holdout.parquet")

@@ -115,9 +115,10 @@ def _top_rows(result: dict, scorer) -> str:
     return f"<table>{head}{''.join(body)}</table>" + _figure_png(fig)
 
 
-def screening_report(result: dict, scorer) -> str:
+def screening_report(result: dict, scorer, *, all_scores: np.ndarray | None = None) -> str:
+    """`all_scores`: every item's score when `result["scores"]` holds only the top-k (streamed)."""
     s = result["summary"]
-    scores = result["scores"]["score"].to_numpy()
+    scores = result["scores"]["score"].to_numpy() if all_scores is None else all_scores
     sections = [("Summary", _summary_table(s)),
                 ("Scores", _histogram(scores, s["threshold"], result["truth"])
                  + (_roc(s["roc"], s["auroc"]) if "roc" in s else ""))]

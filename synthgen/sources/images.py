@@ -28,7 +28,7 @@ import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -268,19 +268,25 @@ def _read_folder(root: Path, source) -> _Read:
     if not root.is_dir():
         raise InputError(f"{root}: source.format is folder but this is a file; point source.path at "
                          "a folder with one subfolder per class, or set source.format")
-    images, labels, ids = [], [], []
-    for cls, files in _class_layout(root, _is_picture, "images", single_class=False):
-        for f in files:
-            if not _is_picture(f):
-                hint = ("; it is DICOM: set source.format: dicom and keep only DICOM files"
-                        if _is_dicom(f) else "")
-                raise InputError(f"{f}: not an image file (accepted: {', '.join(IMAGE_SUFFIXES)}); "
-                                 f"remove it or move it out of the class folder {f.parent.name!r}{hint}")
-            images.append(_load_picture(f))
-            labels.append(cls)
-            ids.append(_rel(f, root))
+    pairs = [(cls, f) for cls, files in _class_layout(root, _is_picture, "images", single_class=False)
+             for f in files]
+    images, labels, ids = _load_pairs(root, pairs)
     classes = tuple(dict.fromkeys(labels))
     return _Read(images, labels, ids, classes, square="crop")
+
+
+def _load_pairs(root: Path, pairs) -> tuple[list[np.ndarray], list[str], list[str]]:
+    images, labels, ids = [], [], []
+    for cls, f in pairs:
+        if not _is_picture(f):
+            hint = ("; it is DICOM: set source.format: dicom and keep only DICOM files"
+                    if _is_dicom(f) else "")
+            raise InputError(f"{f}: not an image file (accepted: {', '.join(IMAGE_SUFFIXES)}); "
+                             f"remove it or move it out of the class folder {f.parent.name!r}{hint}")
+        images.append(_load_picture(f))
+        labels.append(cls)
+        ids.append(_rel(f, root))
+    return images, labels, ids
 
 
 def _is_picture(path: Path) -> bool:
@@ -585,6 +591,117 @@ def _foreground_slices(slices: np.ndarray, keep: np.ndarray, min_share: float,
     share = fg.reshape(len(fg), -1).mean(axis=1)
     chosen = share >= min_share
     return slices[chosen], keep[chosen]
+
+
+# ---------------------------------------------------------------------------- chunked reading
+
+
+@dataclass(frozen=True)
+class ImageChunks:
+    """An image folder or NPZ read in ranges: `read(a, b)` gives items [a, b) as `read_images` would
+    (same classes, names, shape rules) while holding only those images. Picklable: a cluster worker
+    reads its own ranges from the shared path."""
+
+    source: Any
+    shape: Any
+    path: str
+    fmt: str
+    classes: tuple[str, ...]
+    n: int
+    files: tuple[tuple[str, str], ...] = ()        # folder: (class, file)
+    splits: tuple[tuple[str, str, int], ...] = ()  # npz: (images key, labels key, rows)
+    streamed: bool = True
+
+    def read(self, start: int, stop: int) -> LabeledImages:
+        return self._read([(start, stop)])
+
+    def take(self, index) -> LabeledImages:
+        """The items at these positions (a screening report's top-k)."""
+        return self._read([(int(i), int(i) + 1) for i in index])
+
+    def _read(self, ranges: list[tuple[int, int]]) -> LabeledImages:
+        root = Path(self.path)
+        if self.fmt == "folder":
+            images, labels, ids = _load_pairs(root, [(c, Path(f)) for a, b in ranges for c, f in self.files[a:b]])
+        else:
+            images, labels, ids = [], [], []
+            for start, stop in ranges:
+                offset = 0
+                for ik, lk, rows in self.splits:
+                    a, b = max(start - offset, 0), min(stop - offset, rows)
+                    if a < b:
+                        images.append(_check_npz_images(_npy_rows(root, ik, a, b), ik, root))
+                        labels.append(_check_npz_labels(_npy_rows(root, lk, a, b), lk, root).astype(str))
+                        ids.extend(f"{ik}[{i}]" for i in range(a, b))
+                    offset += rows
+            images = np.concatenate(images) if images else np.zeros((0, 1, 1, 1), np.uint8)
+            labels = np.concatenate(labels) if labels else np.zeros(0, str)
+        read = _Read(images, labels, ids, self.classes, square="crop")
+        return _finish(read, self.shape, self.source, origin=self.path, fmt=self.fmt, size=self.shape.size)
+
+
+def image_chunks(source, shape, path: Path) -> ImageChunks | None:
+    """Plan a chunked read of an image folder or NPZ (paths and array headers only); None for the other
+    formats (DICOM, NIfTI: read whole)."""
+    fmt = source.format or infer_format(path)
+    if fmt == "folder" and path.is_dir():
+        pairs = tuple((cls, str(f)) for cls, files in _class_layout(path, _is_picture, "images", single_class=False)
+                      for f in files)
+        return ImageChunks(source, shape, str(path), fmt, tuple(dict.fromkeys(c for c, _ in pairs)), len(pairs),
+                           files=pairs)
+    if fmt != "npz" or not path.is_file():
+        return None
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: not a numpy .npz archive (np.savez); re-save it or set source.format")
+    with zipfile.ZipFile(path) as zf:
+        keys = [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
+    splits, codes = [], []
+    for split in source.npz_splits:
+        ik, lk = f"{split}_images", f"{split}_labels"
+        if ik not in keys and lk not in keys:
+            continue
+        for key in (ik, lk):
+            if key not in keys:
+                raise InputError(f"{path}: key {key!r} not found but its pair is (keys: {keys}); every "
+                                 "split needs both <split>_images and <split>_labels")
+        rows, labels = _npy_header(path, ik)[0][0], _npy_rows(path, lk, 0, None)
+        if rows != len(labels):
+            raise InputError(f"{path}: {ik!r} has {rows} images but {lk!r} has {len(labels)} labels; they must "
+                             "match one to one")
+        splits.append((ik, lk, int(rows)))
+        codes.append(_check_npz_labels(labels, lk, path))
+    if not splits:
+        raise InputError(f"{path}: none of source.npz_splits {list(source.npz_splits)} is in the file (keys: "
+                         f"{keys}); list the splits it has, e.g. --set source.npz_splits=[test]")
+    classes = tuple(str(c) for c in np.unique(np.concatenate(codes)))
+    return ImageChunks(source, shape, str(path), fmt, classes, sum(r for _, _, r in splits), splits=tuple(splits))
+
+
+def _npy_header(path: Path, key: str):
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf, zf.open(f"{key}.npy") as fh:
+        version = np.lib.format.read_magic(fh)
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = reader(fh)
+        return shape, fortran, dtype, fh.tell()
+
+
+def _npy_rows(path: Path, key: str, start: int, stop: int | None) -> np.ndarray:
+    """Rows [start, stop) of one array inside an .npz, read without loading the rest of it."""
+    import zipfile
+
+    shape, fortran, dtype, header = _npy_header(path, key)
+    stop = shape[0] if stop is None else stop
+    if fortran or dtype.hasobject:
+        raise InputError(f"{path}: {key!r} is stored in Fortran order or as objects; re-save it with np.savez")
+    row = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+    with zipfile.ZipFile(path) as zf, zf.open(f"{key}.npy") as fh:
+        fh.seek(header + start * row)
+        data = fh.read((stop - start) * row)
+    return np.frombuffer(data, dtype=dtype).reshape((stop - start, *shape[1:])).copy()
 
 
 _READERS: dict[str, Callable[[Path, object], _Read]] = {

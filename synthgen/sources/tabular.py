@@ -110,3 +110,76 @@ def _sniff_separator(path: Path) -> str:
         return csv.Sniffer().sniff(sample, delimiters=SEPARATORS).delimiter
     except csv.Error:
         return ","
+
+
+@dataclass(frozen=True)
+class TableChunks:
+    """A CSV / Parquet file read in row ranges (polars' lazy scan + slice): `read(a, b)` gives rows
+    [a, b) with the dtypes the whole-file read infers, so screening holds one chunk at a time.
+    Picklable: a cluster worker reads its own ranges from the shared file."""
+
+    path: str
+    fmt: str
+    separator: str
+    schema: dict
+    n: int
+    drop: tuple[str, ...] = ()
+    label: str | None = None  # kept as a LabeledTable's label when the file has it without nulls
+    streamed: bool = True
+
+    def _scan(self) -> pl.LazyFrame:
+        if self.fmt == "csv":
+            return pl.scan_csv(self.path, separator=self.separator, try_parse_dates=True,
+                               schema=pl.Schema(self.schema))
+        return pl.scan_parquet(self.path)
+
+    def read(self, start: int, stop: int):
+        return self._shape(lambda scan: scan.slice(start, stop - start), f"rows {start}..{stop}")
+
+    def take(self, index):
+        """The rows at these positions, in this order (a screening report's top-k)."""
+        index = [int(i) for i in index]
+        frame = self._shape(lambda scan: scan.with_row_index("__row").filter(pl.col("__row").is_in(index)),
+                            f"rows {index[:5]}")
+        rows = frame.frame if hasattr(frame, "frame") else frame
+        order = {r: k for k, r in enumerate(rows.get_column("__row").to_list())}
+        picked = rows[[order[i] for i in index]].drop("__row")
+        return frame.with_frame(picked) if hasattr(frame, "frame") else picked
+
+    def _shape(self, query, what: str):
+        try:
+            frame = query(self._scan()).collect()
+        except Exception as exc:  # noqa: BLE001 - polars raises several types for unreadable rows
+            raise InputError(f"{self.path}: cannot read {what} as {self.fmt}: {exc}") from None
+        frame = frame.drop([c for c in self.drop if c in frame.columns])
+        if self.label is not None:
+            from synthgen.data import LabeledTable
+
+            return LabeledTable(frame=frame, label=self.label, kinds={}, origin=self.path)
+        return frame
+
+    def null_count(self, column: str) -> int:
+        return int(self._scan().select(pl.col(column).null_count()).collect().item())
+
+
+def table_chunks(source, path: Path) -> TableChunks:
+    """Plan a chunked read of a CSV / Parquet file with the same settings as `read_table`."""
+    if not path.is_file():
+        raise InputError(f"{path}: input file not found")
+    fmt = source.format or _format_of(path)
+    separator = source.separator if "separator" in source.model_fields_set else (
+        _sniff_separator(path) if fmt == "csv" else ",")
+    try:
+        if fmt == "csv":
+            scan = pl.scan_csv(path, separator=separator, try_parse_dates=True, infer_schema_length=10000)
+        elif fmt == "parquet":
+            scan = pl.scan_parquet(path)
+        else:
+            raise InputError(f"{path}: unknown table format {fmt!r}; set source.format to csv or parquet")
+        schema = dict(scan.collect_schema())
+        n = int(scan.select(pl.len()).collect().item())
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{path}: cannot read as {fmt}: {exc}") from None
+    return TableChunks(str(path), fmt, separator, schema, n)

@@ -97,3 +97,70 @@ def test_unknown_normal_class_is_named(spec_file, tmp_path, capsys):
     code = main(["screen", str(spec_file(spec)), "--datasets", str(tmp_path), "--no-prefect"])
     assert code == 2
     assert "healthy" in capsys.readouterr().err
+
+
+def test_streamed_screening_equals_in_memory_and_on_two_workers(published, tmp_path):
+    """--input read and scored in ranges (here 37 rows), here and on a real two-process LocalCluster:
+    the same scores (1e-6 relative) and flagged set as scoring the whole input in memory."""
+    import numpy as np
+
+    from synthgen import screening
+    from synthgen.spec import load_spec
+    from tests.conftest import builtin_split
+
+    path, out, final = published
+    _, rows = builtin_split("breast_cancer", holdout=0.2)
+    parquet = tmp_path / "incoming.parquet"
+    rows.frame.write_parquet(parquet)
+    loaded = load_spec(path)
+    scorer = screening.load_scorer(final / "scorer")
+    whole = screening.screen(scorer, screening.read_input(loaded.spec, parquet, loaded.base_dir), top_k=5)
+    expected = whole["scores"]
+    for name, options in (("here", {}), ("cluster", {"workers": 2})):
+        summary = screening.screen_spec(path, input=str(parquet), out=tmp_path / name, datasets=out,
+                                        chunk_size=37, **options)
+        got = pl.read_parquet(tmp_path / name / "scores.parquet")
+        assert got["id"].to_list() == expected["id"].to_list()
+        np.testing.assert_allclose(got["score"].to_numpy(), expected["score"].to_numpy(), rtol=1e-6)
+        assert got["flagged"].to_list() == expected["flagged"].to_list()
+        assert summary["flagged"] == whole["summary"]["flagged"] and summary["auroc"] == whole["summary"]["auroc"]
+        assert summary["streamed"]["chunks"] == -(-rows.frame.height // 37)
+        assert summary["streamed"]["workers"] == (2 if options else 0)
+        assert "precision@5" in (tmp_path / name / "report.html").read_text()
+    assert not list(tmp_path.glob(".scorer-*"))
+
+
+@pytest.mark.parametrize("fmt", ["folder", "npz"])
+def test_streamed_image_screening_reads_ranges_and_equals_in_memory(fmt, digit_folder, spec_file, tmp_path):
+    import numpy as np
+
+    from synthgen import screening
+    from synthgen.modalities import MODALITIES
+    from synthgen.spec import load_spec
+    from tests.unit.test_image_pipeline import image_spec
+
+    spec = image_spec({"path": str(digit_folder)}, screen={"normal_classes": ["digit3"], "scorer": {"name": "knn"}})
+    path = spec_file(spec)
+    source = digit_folder
+    if fmt == "npz":
+        whole = MODALITIES.get("image").read_input(load_spec(path).spec, digit_folder, path.parent)
+        codes = np.array([whole.classes.index(c) for c in whole.labels])
+        source = tmp_path / "incoming.npz"
+        np.savez_compressed(source, test_images=whole.images[..., 0], test_labels=codes)
+        spec = image_spec({"path": str(source), "npz_splits": ["test"]},
+                          screen={"normal_classes": ["0"], "scorer": {"name": "knn"}})
+        path = spec_file(spec, "npz.yaml")
+    loaded = load_spec(path)
+    chunks = MODALITIES.get("image").input_chunks(loaded.spec, source, loaded.base_dir)
+    assert chunks.streamed and chunks.n == 120 and chunks.read(17, 34).images.shape[0] == 17
+    scorer, _, _ = screening.scorer_for_spec(loaded.spec, loaded.base_dir, out=tmp_path / "none")
+    data = screening.read_input(loaded.spec, source, loaded.base_dir)
+    expected = screening.screen(scorer, data, top_k=4)
+    summary = screening.screen_spec(path, input=str(source), out=tmp_path / "s", datasets=tmp_path / "none",
+                                    chunk_size=17)
+    got = pl.read_parquet(tmp_path / "s" / "scores.parquet")
+    assert got["id"].to_list() == expected["scores"]["id"].to_list()
+    np.testing.assert_allclose(got["score"].to_numpy(), expected["scores"]["score"].to_numpy(), rtol=1e-6)
+    assert got["flagged"].to_list() == expected["scores"]["flagged"].to_list()
+    assert summary["auroc"] == pytest.approx(expected["summary"]["auroc"])
+    assert "residual" in (tmp_path / "s" / "report.html").read_text()
