@@ -277,6 +277,8 @@ class ImageGates(_Strict):
 class ImageValidationSpec(_Strict):
     classifier_epochs: int = Field(5, ge=1, description="Epochs of the small CNN used as feature network and for TSTR.")
     max_images: int = Field(4000, ge=50, description="Metrics use at most this many images per side.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where the validation CNN trains and "
+                                                   "runs: auto = CUDA when present.")
 
 
 class _ImageSpec(_Strict):

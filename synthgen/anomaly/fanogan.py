@@ -69,20 +69,29 @@ class FAnoGANScorer(GANImageScorer):
         from synthgen.training.encoder import izif_residuals
 
         kappa = self.params["kappa"]
+        device = resolve_device(self.params["device"])
+        nets = (self.encoder_, self.g_, self.d_)
         chunks = []
-        with torch.inference_mode(), frozen_weights():
-            for x in self._batches(X):
-                z = self.encoder_(x)
-                per_class = []
-                for index in self.class_index_:
-                    x_hat = self.g_(z, torch.full((len(x),), index, dtype=torch.long))
-                    pixel, feat = izif_residuals(x, x_hat, self.features)
-                    parts = {"pixel": pixel.double().numpy(), "feature": feat.double().numpy(),
-                             "score": (pixel + kappa * feat).double().numpy()}
-                    if reconstruct:
-                        parts["reconstruction"] = tensor_to_images(x_hat)
-                    per_class.append(parts)
-                chunks.append(best_over_classes(per_class))
+        try:
+            for net in nets:
+                net.to(device)
+            with torch.inference_mode(), frozen_weights():
+                for x in self._batches(X):
+                    x = x.to(device)
+                    z = self.encoder_(x)
+                    per_class = []
+                    for index in self.class_index_:
+                        x_hat = self.g_(z, torch.full((len(x),), index, dtype=torch.long, device=device))
+                        pixel, feat = izif_residuals(x, x_hat, self.features)
+                        parts = {"pixel": pixel.double().cpu().numpy(), "feature": feat.double().cpu().numpy(),
+                                 "score": (pixel + kappa * feat).double().cpu().numpy()}
+                        if reconstruct:
+                            parts["reconstruction"] = tensor_to_images(x_hat.cpu())
+                        per_class.append(parts)
+                    chunks.append(best_over_classes(per_class))
+        finally:
+            for net in nets:  # saved and shipped to workers from the CPU
+                net.cpu()
         return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
 
     def _state(self):

@@ -207,12 +207,13 @@ class ImageModality(Modality):
                                            random_state=spec.model.random_state)}
 
     def context(self, spec, train, holdout, synthetic):
+        from synthgen.training.seeding import resolve_device
         from synthgen.validation.images import ImageValidationContext
 
         return ImageValidationContext(train, holdout, synthetic, max_rows=spec.validation.max_images,
                                       random_state=spec.split.random_state,
                                       classifier_epochs=spec.validation.classifier_epochs,
-                                      threads=spec.model.threads)
+                                      threads=spec.model.threads, device=resolve_device(spec.validation.device))
 
     def report(self, card: dict, metrics: dict, train, holdout, synthetic, model_meta: dict) -> str:
         from synthgen.reporting.images import image_report

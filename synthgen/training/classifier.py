@@ -15,20 +15,23 @@ MIN_STEPS = 300  # small real sets (a few hundred scans) still get a usable judg
 
 
 def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, *, epochs: int = 5,
-                     batch_size: int = 64, random_state: int = 0, threads: int = 2) -> SmallClassifierNet:
-    """`epochs` passes over the data, raised so that training takes at least MIN_STEPS steps."""
+                     batch_size: int = 64, random_state: int = 0, threads: int = 2,
+                     device: str = "cpu") -> SmallClassifierNet:
+    """`epochs` passes over the data, raised so that training takes at least MIN_STEPS steps. The net
+    stays on `device`; `predict` follows it there."""
     gen = torch.Generator().manual_seed(random_state)
     with seeded(random_state, threads=threads):
         h, _, c = images.shape[1:]
-        net = SmallClassifierNet(n_classes, c, h)
+        net = SmallClassifierNet(n_classes, c, h).to(device)
         opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-        x_all, y_all = images_to_tensor(images), torch.from_numpy(labels.astype(np.int64))
+        x_all = images_to_tensor(images).to(device)
+        y_all = torch.from_numpy(labels.astype(np.int64)).to(device)
         steps = max(1, int(np.ceil(len(x_all) / batch_size)))
         epochs = max(epochs, int(np.ceil(MIN_STEPS / steps)))
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=epochs * steps)
         net.train()
         for _ in range(epochs):
-            order = torch.randperm(len(x_all), generator=gen)
+            order = torch.randperm(len(x_all), generator=gen).to(device)
             for s in range(steps):
                 idx = order[s * batch_size:(s + 1) * batch_size]
                 if len(idx) < 2:
@@ -45,11 +48,12 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, *, 
 def predict(net: SmallClassifierNet, images: np.ndarray, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """-> (probabilities (N, K), features (N, 128))."""
     probs, feats = [], []
+    device = next(net.parameters()).device
     for start in range(0, len(images), batch_size):
-        x = images_to_tensor(images[start:start + batch_size])
+        x = images_to_tensor(images[start:start + batch_size]).to(device)
         f = net.features(x)
-        probs.append(torch.softmax(net.head(f), dim=1).numpy())
-        feats.append(f.numpy())
+        probs.append(torch.softmax(net.head(f), dim=1).cpu().numpy())
+        feats.append(f.cpu().numpy())
     k = net.head.out_features
     return (np.concatenate(probs) if probs else np.zeros((0, k)),
             np.concatenate(feats) if feats else np.zeros((0, 128)))

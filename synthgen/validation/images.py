@@ -33,6 +33,7 @@ class ImageValidationContext(CachedViews):
     random_state: int = 0
     classifier_epochs: int = 5
     threads: int = 2
+    device: str = "cpu"
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @cached_property
@@ -47,7 +48,7 @@ class ImageValidationContext(CachedViews):
         from synthgen.training.classifier import train_classifier
 
         return train_classifier(images, labels, len(self.train.classes), epochs=self.classifier_epochs,
-                                random_state=self.random_state + salt, threads=self.threads)
+                                random_state=self.random_state + salt, threads=self.threads, device=self.device)
 
     @cached_property
     def judge(self):
