@@ -118,3 +118,9 @@ def digit_folder(tmp_path_factory, mnist_split):
         for i, k in enumerate(np.flatnonzero(train.labels == cls)[:40]):
             Image.fromarray(train.images[k, :, :, 0]).save(root / f"digit{cls}" / f"{i}.png")
     return root
+
+
+def small_spec(**extra) -> dict:
+    """tiny_spec on the 303-row hearts table: for tests that run the whole path several times."""
+    return tiny_spec(**{"name": "hearts_tiny", "source": {"builtin": "hearts"}, "label": "target",
+                        "sample": {"rows": 200}, **extra})

@@ -6,7 +6,7 @@ import pytest
 
 from flows.augment import augment_dataset_flow
 from synthgen.errors import GateFailed
-from tests.conftest import tiny_spec
+from tests.conftest import small_spec, tiny_spec
 
 
 def _artifact(key):
@@ -84,14 +84,14 @@ def test_many_specs_run_as_prefect_tasks_on_a_dask_cluster(spec_file, tmp_path):
     from synthgen.cluster import cluster
 
     out = str(tmp_path / "out")
-    jobs = [(str(spec_file(tiny_spec(), "a.yaml")), [], out),
-            (str(spec_file(tiny_spec(name="arrests_tiny_b"), "b.yaml")), ["gates.quality_score=0.9999"], out)]
+    jobs = [(str(spec_file(small_spec(), "a.yaml")), [], out),
+            (str(spec_file(small_spec(name="hearts_tiny_b"), "b.yaml")), ["gates.quality_score=0.9999"], out)]
     with cluster(workers=2) as client:
         outcomes = augment_many_flow(jobs, address=client.scheduler.address)
     assert [o["exit_code"] for o in outcomes] == [0, 3]
     assert "quality_score" in outcomes[1]["message"]
     assert all(o["worker"] != "local" for o in outcomes)
-    card = json.loads((tmp_path / "out" / "arrests_tiny" / outcomes[0]["final"].split("/")[-1] / "card.json").read_text())
+    card = json.loads((tmp_path / "out" / "hearts_tiny" / outcomes[0]["final"].split("/")[-1] / "card.json").read_text())
     assert card["verdict"]["passed"] and card["tasks"]["train-generator"] == outcomes[0]["worker"]
     table = _artifact("augment-many")
     assert table is not None and "b.yaml" in table.data and "\"exit_code\": 3" in table.data
@@ -101,12 +101,12 @@ def test_sample_flow_publishes_a_new_version_from_the_published_model(spec_file,
     from flows.sample import sample_dataset_flow
 
     out = tmp_path / "out"
-    first = augment_dataset_flow(str(spec_file(tiny_spec())), [], str(out))
-    final = sample_dataset_flow("arrests_tiny", str(out), rows=120, seed=4)
-    card = json.loads((out / "arrests_tiny" / final.split("/")[-1] / "card.json").read_text())
+    first = augment_dataset_flow(str(spec_file(small_spec())), [], str(out))
+    final = sample_dataset_flow("hearts_tiny", str(out), rows=120, seed=4)
+    card = json.loads((out / "hearts_tiny" / final.split("/")[-1] / "card.json").read_text())
     assert card["rows"] == 120 and card["sampled_from"]["model_of"] == first.split("/")[-1]
-    assert _artifact("arrests-tiny-sample") is not None
+    assert _artifact("hearts-tiny-sample") is not None
     # and an unchanged scheduled run is a no-op with an artifact, not a failure
-    state = augment_dataset_flow(str(spec_file(tiny_spec(), "again.yaml")), [], str(out), return_state=True)
+    state = augment_dataset_flow(str(spec_file(small_spec(), "again.yaml")), [], str(out), return_state=True)
     assert state.is_completed() and state.result() == first
-    assert "unchanged" in _artifact("arrests-tiny-unchanged").data
+    assert "unchanged" in _artifact("hearts-tiny-unchanged").data

@@ -8,7 +8,7 @@ import sys
 import polars as pl
 
 from synthgen.cluster import MAX_THREADS_ENV, cluster, fan_out, thread_cap, worker_name
-from tests.conftest import tiny_spec
+from tests.conftest import small_spec
 
 
 def _square(x):
@@ -41,9 +41,9 @@ def _cli(*args, cwd):
 
 
 def test_run_workers_spreads_specs_metrics_and_classes_and_matches_one_process(spec_file, tmp_path):
-    a = spec_file(tiny_spec(), "a.yaml")
-    b = spec_file(tiny_spec(name="arrests_tiny_b"), "b.yaml")
-    bad = spec_file(tiny_spec(name="broken", label="no_such_column"), "bad.yaml")
+    a = spec_file(small_spec(), "a.yaml")
+    b = spec_file(small_spec(name="hearts_tiny_b"), "b.yaml")
+    bad = spec_file(small_spec(name="broken", label="no_such_column"), "bad.yaml")
     spread = _cli("run", a, b, bad, "--workers", "2", "--no-prefect", "--quiet", "--out", tmp_path / "spread",
                   cwd=tmp_path)
     assert spread.returncode == 2, spread.stderr  # the worst of the specs: the bad one, refused naming it
@@ -51,17 +51,35 @@ def test_run_workers_spreads_specs_metrics_and_classes_and_matches_one_process(s
     assert spread.stdout.count("published") == 2
 
     cards = {p.parent.parent.name: json.loads(p.read_text()) for p in (tmp_path / "spread").glob("*/*/card.json")}
-    assert set(cards) == {"arrests_tiny", "arrests_tiny_b"}
+    assert set(cards) == {"hearts_tiny", "hearts_tiny_b"}
     workers = {w for card in cards.values() for w in card["tasks"].values()}
     assert len(workers) >= 2 and "local" not in workers
     for card in cards.values():
-        assert {"train-generator", "validate", "sample:Yes", "sample:No"} <= set(card["tasks"])
+        assert {"train-generator", "validate", "sample:0", "sample:1"} <= set(card["tasks"])
         assert sum(key.startswith("metrics:") for key in card["tasks"]) >= 4
 
     single = _cli("run", a, "--no-prefect", "--quiet", "--out", tmp_path / "single", cwd=tmp_path)
     assert single.returncode == 0, single.stderr
-    alone = json.loads(next((tmp_path / "single").glob("arrests_tiny/*/card.json")).read_text())
+    alone = json.loads(next((tmp_path / "single").glob("hearts_tiny/*/card.json")).read_text())
     assert set(alone["tasks"].values()) == {"local"}
-    assert alone["metrics"] == cards["arrests_tiny"]["metrics"]
-    frames = [pl.read_parquet(next((tmp_path / d).glob("arrests_tiny/*/data.parquet"))) for d in ("single", "spread")]
+    assert alone["metrics"] == cards["hearts_tiny"]["metrics"]
+    frames = [pl.read_parquet(next((tmp_path / d).glob("hearts_tiny/*/data.parquet"))) for d in ("single", "spread")]
     assert frames[0].equals(frames[1])
+
+
+def test_run_joins_an_existing_scheduler_after_probing_shared_storage(spec_file, tmp_path):
+    from distributed import LocalCluster
+
+    spec = spec_file(small_spec())
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as running:
+        done = _cli("run", spec, "--cluster", running.scheduler_address, "--no-prefect", "--quiet",
+                    "--out", tmp_path / "out", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        card = json.loads(next((tmp_path / "out").glob("hearts_tiny/*/card.json")).read_text())
+        assert set(card["tasks"].values()) == {"0"}
+        assert not list((tmp_path / "out").glob(".synthgen-probe-*"))  # the probe files are gone
+        both = _cli("run", spec, "--cluster", running.scheduler_address, "--workers", "2", cwd=tmp_path)
+        assert both.returncode == 2 and "not both" in both.stderr
+    nobody = _cli("run", spec, "--cluster", "tcp://127.0.0.1:9", "--no-prefect", cwd=tmp_path)
+    assert nobody.returncode == 2 and "no dask scheduler" in nobody.stderr and "Traceback" not in nobody.stderr

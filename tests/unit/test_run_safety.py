@@ -11,7 +11,7 @@ import polars as pl
 
 from synthgen import pipeline
 from synthgen.errors import Unchanged
-from tests.conftest import tiny_spec
+from tests.conftest import small_spec
 from tests.unit.test_image_pipeline import image_spec
 
 CLI = [sys.executable, "-m", "synthgen.cli"]
@@ -23,33 +23,33 @@ def _versions(out, name):
 
 def test_unchanged_run_exits_0_without_retraining_force_runs_and_keep_prunes(spec_file, tmp_path):
     out = tmp_path / "out"
-    spec = spec_file(tiny_spec(output={"keep": 2}))
+    spec = spec_file(small_spec(output={"keep": 2}))
     first = pipeline.run_pipeline(spec, out=out)
     try:
         pipeline.run_pipeline(spec, out=out)
         raise AssertionError("an unchanged run must stop")
     except Unchanged as exc:
         assert exc.exit_code == 0 and exc.latest == str(first) and "--force" in str(exc)
-    assert _versions(out, "arrests_tiny") == [first] and not (out / ".staging").exists()
+    assert _versions(out, "hearts_tiny") == [first] and not (out / ".staging").exists()
 
     cli = subprocess.run([*CLI, "run", spec, "--no-prefect", "--quiet", "--out", out], capture_output=True,
                          text=True, timeout=300)
-    assert cli.returncode == 0 and "unchanged" in cli.stdout and len(_versions(out, "arrests_tiny")) == 1
+    assert cli.returncode == 0 and "unchanged" in cli.stdout and len(_versions(out, "hearts_tiny")) == 1
 
     second = pipeline.run_pipeline(spec, out=out, force=True)
     card = json.loads((second / "card.json").read_text())
     assert card["reused_model"] == str(first / "model")  # same data and settings: the published model
     third = pipeline.run_pipeline(spec, out=out, force=True)
-    assert _versions(out, "arrests_tiny") == [second, third]  # keep: 2 dropped the oldest
-    assert (out / "arrests_tiny" / "LATEST").read_text().strip() == third.name
+    assert _versions(out, "hearts_tiny") == [second, third]  # keep: 2 dropped the oldest
+    assert (out / "hearts_tiny" / "LATEST").read_text().strip() == third.name
 
     # a changed source file is not "unchanged"
     from synthgen.sources.builtin import BUILTIN_TABLES
 
-    frame = BUILTIN_TABLES["arrests"].load()
-    csv = tmp_path / "arrests.csv"
+    frame = BUILTIN_TABLES["hearts"].load()
+    csv = tmp_path / "hearts.csv"
     frame.write_csv(csv)
-    from_file = spec_file(tiny_spec(source={"path": str(csv)}), "file.yaml")
+    from_file = spec_file(small_spec(source={"path": str(csv)}), "file.yaml")
     before = pipeline.run_pipeline(from_file, out=tmp_path / "f")
     frame.head(frame.height - 5).write_csv(csv)
     after = pipeline.run_pipeline(from_file, out=tmp_path / "f")
@@ -58,18 +58,18 @@ def test_unchanged_run_exits_0_without_retraining_force_runs_and_keep_prunes(spe
 
 def test_four_concurrent_runs_of_one_spec_give_four_intact_versions(spec_file, tmp_path):
     out = tmp_path / "out"
-    spec = spec_file(tiny_spec())
+    spec = spec_file(small_spec())
     procs = [subprocess.Popen([*CLI, "run", spec, "--no-prefect", "--quiet", "--force", "--out", out],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
     results = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, [err for _, err in results]
-    versions = _versions(out, "arrests_tiny")
+    versions = _versions(out, "hearts_tiny")
     assert len(versions) == 4
     for v in versions:
         card = json.loads((v / "card.json").read_text())
         assert card["version"] == v.name and card["verdict"]["passed"]
-        assert pl.read_parquet(v / "data.parquet").height == 600
-    assert (out / "arrests_tiny" / "LATEST").read_text().strip() in {v.name for v in versions}
+        assert pl.read_parquet(v / "data.parquet").height == 200
+    assert (out / "hearts_tiny" / "LATEST").read_text().strip() in {v.name for v in versions}
     trained = [json.loads((v / "card.json").read_text())["reused_model"] is None for v in versions]
     assert sum(trained) >= 1  # the runs trained one at a time; the later ones reused the model
     assert not [p for p in (out / ".staging").glob("*") if p.name != "checkpoints"] if (out / ".staging").exists() else True
