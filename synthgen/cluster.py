@@ -78,7 +78,7 @@ def cluster(workers: int | None = None, address: str | None = None) -> Iterator[
         raise InputError(f"--workers/--cluster need dask.distributed: {exc}") from exc
     if address:
         try:
-            client = Client(address, timeout="10s")
+            client = Client(address, timeout="5s")
         except (OSError, TimeoutError) as exc:
             raise InputError(f"--cluster {address}: no dask scheduler answered there ({exc})") from exc
         with client:

@@ -7,6 +7,8 @@ import sys
 
 import polars as pl
 
+from synthgen import pipeline
+
 from synthgen.cluster import MAX_THREADS_ENV, cluster, fan_out, thread_cap, worker_name
 from tests.conftest import small_spec
 
@@ -58,8 +60,7 @@ def test_run_workers_spreads_specs_metrics_and_classes_and_matches_one_process(s
         assert {"train-generator", "validate", "sample:0", "sample:1"} <= set(card["tasks"])
         assert sum(key.startswith("metrics:") for key in card["tasks"]) >= 4
 
-    single = _cli("run", a, "--no-prefect", "--quiet", "--out", tmp_path / "single", cwd=tmp_path)
-    assert single.returncode == 0, single.stderr
+    pipeline.run_pipeline(a, out=tmp_path / "single")  # the same spec in this one process
     alone = json.loads(next((tmp_path / "single").glob("hearts_tiny/*/card.json")).read_text())
     assert set(alone["tasks"].values()) == {"local"}
     assert alone["metrics"] == cards["hearts_tiny"]["metrics"]
@@ -67,19 +68,20 @@ def test_run_workers_spreads_specs_metrics_and_classes_and_matches_one_process(s
     assert frames[0].equals(frames[1])
 
 
-def test_run_joins_an_existing_scheduler_after_probing_shared_storage(spec_file, tmp_path):
+def test_run_joins_an_existing_scheduler_after_probing_shared_storage(spec_file, tmp_path, capsys):
     from distributed import LocalCluster
 
     spec = spec_file(small_spec())
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as running:
-        done = _cli("run", spec, "--cluster", running.scheduler_address, "--no-prefect", "--quiet",
-                    "--out", tmp_path / "out", cwd=tmp_path)
-        assert done.returncode == 0, done.stderr
+        from synthgen.cli import main
+
+        assert main(["run", str(spec), "--cluster", running.scheduler_address, "--no-prefect", "--quiet",
+                     "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
         card = json.loads(next((tmp_path / "out").glob("hearts_tiny/*/card.json")).read_text())
         assert set(card["tasks"].values()) == {"0"}
         assert not list((tmp_path / "out").glob(".synthgen-probe-*"))  # the probe files are gone
-        both = _cli("run", spec, "--cluster", running.scheduler_address, "--workers", "2", cwd=tmp_path)
-        assert both.returncode == 2 and "not both" in both.stderr
-    nobody = _cli("run", spec, "--cluster", "tcp://127.0.0.1:9", "--no-prefect", cwd=tmp_path)
-    assert nobody.returncode == 2 and "no dask scheduler" in nobody.stderr and "Traceback" not in nobody.stderr
+    assert main(["run", str(spec), "--cluster", "tcp://127.0.0.1:9", "--workers", "2"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["run", str(spec), "--cluster", "tcp://127.0.0.1:9", "--no-prefect"]) == 2
+    assert "no dask scheduler" in capsys.readouterr().err
