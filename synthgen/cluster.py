@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -34,6 +35,8 @@ def thread_cap() -> int | None:
 
 def worker_name() -> str:
     """The dask worker running this code, or "local" outside any worker."""
+    if "distributed" not in sys.modules:  # a worker process has it loaded; a plain run need not pay its import
+        return LOCAL
     try:
         from distributed import get_worker
 

@@ -214,8 +214,11 @@ def _train_or_reuse(r: Run, store: Path, start: float) -> Path:
     spec = r.spec
     card = latest_card(r.info["out_dir"], r.info["dataset"])
     published = Path(card["path"]) / "model" if card and card.get("model_key") == store.name else None
-    if r.info.get("origin"):  # sampling: exactly the model of the version asked for
+    if r.info.get("origin"):  # sampling: exactly the model of the version asked for, never a new one
         store, published = None, Path(r.info["origin"]["model"])
+        if not (published / "generator.json").is_file():
+            raise InputError(f"{published}: the model of version {r.info['origin']['model_of']} is missing; "
+                             "sample from another version (synthgen list) or retrain with synthgen run")
     for found in (store, published):
         if found is not None and (found / "generator.json").is_file():
             shutil.copytree(found, r.dataset / "model")

@@ -279,6 +279,8 @@ class ImageValidationSpec(_Strict):
     max_images: int = Field(4000, ge=50, description="Metrics use at most this many images per side.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where the validation CNN trains and "
                                                    "runs: auto = CUDA when present.")
+    min_steps: int = Field(300, ge=1, description="The validation CNNs train at least this many steps, so a "
+                           "small image set still gets a usable judge.")
 
 
 class _ImageSpec(_Strict):

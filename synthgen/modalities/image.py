@@ -213,7 +213,8 @@ class ImageModality(Modality):
         return ImageValidationContext(train, holdout, synthetic, max_rows=spec.validation.max_images,
                                       random_state=spec.split.random_state,
                                       classifier_epochs=spec.validation.classifier_epochs,
-                                      threads=spec.model.threads, device=resolve_device(spec.validation.device))
+                                      threads=spec.model.threads, device=resolve_device(spec.validation.device),
+                                      min_steps=spec.validation.min_steps)
 
     def report(self, card: dict, metrics: dict, train, holdout, synthetic, model_meta: dict) -> str:
         from synthgen.reporting.images import image_report

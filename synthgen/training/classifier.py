@@ -16,8 +16,8 @@ MIN_STEPS = 300  # small real sets (a few hundred scans) still get a usable judg
 
 def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, *, epochs: int = 5,
                      batch_size: int = 64, random_state: int = 0, threads: int = 2,
-                     device: str = "cpu") -> SmallClassifierNet:
-    """`epochs` passes over the data, raised so that training takes at least MIN_STEPS steps. The net
+                     device: str = "cpu", min_steps: int = MIN_STEPS) -> SmallClassifierNet:
+    """`epochs` passes over the data, raised so that training takes at least `min_steps` steps. The net
     stays on `device`; `predict` follows it there."""
     gen = torch.Generator().manual_seed(random_state)
     with seeded(random_state, threads=threads):
@@ -27,7 +27,7 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, *, 
         x_all = images_to_tensor(images).to(device)
         y_all = torch.from_numpy(labels.astype(np.int64)).to(device)
         steps = max(1, int(np.ceil(len(x_all) / batch_size)))
-        epochs = max(epochs, int(np.ceil(MIN_STEPS / steps)))
+        epochs = max(epochs, int(np.ceil(min_steps / steps)))
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=epochs * steps)
         net.train()
         for _ in range(epochs):

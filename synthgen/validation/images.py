@@ -34,6 +34,7 @@ class ImageValidationContext(CachedViews):
     classifier_epochs: int = 5
     threads: int = 2
     device: str = "cpu"
+    min_steps: int = 300
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @cached_property
@@ -48,7 +49,8 @@ class ImageValidationContext(CachedViews):
         from synthgen.training.classifier import train_classifier
 
         return train_classifier(images, labels, len(self.train.classes), epochs=self.classifier_epochs,
-                                random_state=self.random_state + salt, threads=self.threads, device=self.device)
+                                random_state=self.random_state + salt, threads=self.threads, device=self.device,
+                                min_steps=self.min_steps)
 
     @cached_property
     def judge(self):

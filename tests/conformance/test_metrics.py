@@ -24,7 +24,7 @@ def results(arrests_split, mnist_split):
     itrain, iholdout = mnist_split
     isyn = iholdout.subset(np.random.default_rng(0).integers(0, len(iholdout), 200))
     pixels = [d.images.copy() for d in (itrain, iholdout, isyn)]
-    image = run_metrics(ImageValidationContext(itrain, iholdout, isyn, classifier_epochs=1), modality="image")
+    image = run_metrics(ImageValidationContext(itrain, iholdout, isyn, classifier_epochs=1, min_steps=40), modality="image")
     out.update({("image", k): v for k, v in image.items()})
     for before, after in zip(pixels, (itrain, iholdout, isyn)):
         assert (before == after.images).all()

@@ -51,7 +51,7 @@ def test_image_flow_publishes_a_labeled_image_set(spec_file, tmp_path):
             "sample": {"rows": 100, "balance": True},
             "gates": {"label_fidelity_ratio": None, "fd_ratio": None, "coverage": None, "tstr_chance_ratio": None,
                       "augmentation_no_harm": None},
-            "validation": {"classifier_epochs": 1, "max_images": 300},
+            "validation": {"classifier_epochs": 1, "max_images": 300, "min_steps": 40},
             "screen": {"normal_classes": ["0"], "scorer": {"name": "fanogan", "encoder_epochs": 1}, "top_k": 4}}
     out = tmp_path / "out"
     path = spec_file(spec)

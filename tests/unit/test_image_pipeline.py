@@ -21,7 +21,7 @@ def image_spec(source: dict, **extra) -> dict:
     spec = {"modality": "image", "name": "digits_tiny", "source": source,
             "model": {"name": "conditional_gan", **TINY_GAN, "epochs": 1},
             "sample": {"rows": 60, "balance": True}, "gates": dict(LOOSE),
-            "validation": {"classifier_epochs": 1, "max_images": 300}}
+            "validation": {"classifier_epochs": 1, "max_images": 300, "min_steps": 40}}
     spec.update(extra)
     return spec
 
