@@ -12,10 +12,25 @@ from synthgen.publish import QUARANTINE
 
 
 def _card(folder: Path) -> dict | None:
+    """The card a version folder holds (with the folder as `path`), or None."""
     try:
-        return json.loads((folder / "card.json").read_text())
+        return json.loads((Path(folder) / "card.json").read_text()) | {"path": str(folder)}
     except (OSError, ValueError):
         return None
+
+
+def version_card(out_dir: str | Path, dataset: str, version: str) -> dict | None:
+    """A published version's card, or None."""
+    return _card(Path(out_dir) / dataset / version)
+
+
+def latest_card(out_dir: str | Path, dataset: str) -> dict | None:
+    """The card of the version `DIR/<dataset>/LATEST` names, if any."""
+    try:
+        version = (Path(out_dir) / dataset / "LATEST").read_text().strip()
+    except OSError:
+        return None
+    return version_card(out_dir, dataset, version)
 
 
 def _closest(checks: list[dict], k: int = 3) -> list[dict]:

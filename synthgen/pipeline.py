@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from synthgen import publish as pub
 from synthgen.atomic import atomic_directory
+from synthgen.catalog import latest_card, version_card
 from synthgen.cluster import fan_out, worker_name
 from synthgen.errors import GateFailed, InputError, SynthgenError, Unchanged
 from synthgen.modalities import MODALITIES
@@ -102,6 +103,11 @@ class Run:
         key = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
         return Path(self.info["out_dir"]) / MODELS / self.info["dataset"] / key
 
+    def model_lock(self) -> Path:
+        """Held while a model is trained into, reused from or removed from the model store."""
+        store = self.model_store()
+        return store.parent / f"{store.name}.lock"
+
     def checkpoint_dir(self) -> Path:
         """Outside the run folder, keyed by spec hash: a killed run's next attempt resumes from here."""
         info = self.info
@@ -160,24 +166,6 @@ def load_data(run: Path) -> dict:
     return summary
 
 
-def latest_card(out_dir: str | Path, dataset: str) -> dict | None:
-    """The card of the version `DIR/<dataset>/LATEST` names, if any."""
-    try:
-        version = (Path(out_dir) / dataset / "LATEST").read_text().strip()
-    except OSError:
-        return None
-    return version_card(out_dir, dataset, version)
-
-
-def version_card(out_dir: str | Path, dataset: str, version: str) -> dict | None:
-    """A published version's card (with its folder as `path`), or None."""
-    folder = Path(out_dir) / dataset / version
-    try:
-        return json.loads((folder / "card.json").read_text()) | {"path": str(folder)}
-    except (OSError, ValueError):
-        return None
-
-
 def _unchanged(r: Run, fingerprint: str) -> dict | None:
     """A scheduled run whose source and spec equal the latest published version's has nothing to do
     (`run_steps` stops there with `Unchanged`, exit 0)."""
@@ -198,12 +186,8 @@ def train_generator(run: Path) -> Path:
     start = time.perf_counter()
     r = Run(run)
     store = r.model_store()
-    lock = store.parent / f"{store.name}.lock"
-    pub.hold_lock(lock)  # runs of the same data and settings train one at a time; the later ones reuse
-    try:
+    with pub.locked(r.model_lock()):  # runs of the same data and settings train one at a time; later ones reuse
         return _train_or_reuse(r, store, start)
-    finally:
-        pub.release_lock(lock)
 
 
 def _train_or_reuse(r: Run, store: Path, start: float) -> Path:
@@ -243,13 +227,11 @@ def _train_or_reuse(r: Run, store: Path, start: float) -> Path:
 
 @_records_worker("generate")
 def generate(run: Path) -> Path:
-    from synthgen.generators import Generator
-
     start = time.perf_counter()
     r = Run(run)
     spec = r.spec
     model_dir = r.dataset / "model"
-    generator = Generator.load(model_dir)
+    generator = _loaded_generator(str(model_dir))  # the per-class tasks of this process reuse this load
 
     def run_classes(jobs):  # one task per class on a cluster (the classes are drawn from their own seeds)
         drawn = fan_out(_sample_part, [(str(model_dir), *job) for job in jobs], name="sample")
@@ -259,6 +241,7 @@ def generate(run: Path) -> Path:
     synthetic = generator.sample(spec.sample.rows, per_class=spec.sample.per_class,
                                  balance=spec.sample.balance, random_state=spec.sample.random_state,
                                  max_rounds=spec.sample.max_rounds, run_classes=run_classes)
+    _loaded_generator.cache_clear()
     r.adapter.write_synthetic(r.dataset, synthetic, random_state=spec.sample.random_state)
     r.write("sample.json", synthetic.meta)
     r.record_time("sample_s", time.perf_counter() - start)
@@ -407,12 +390,10 @@ def finish(run: Path) -> Path:
     info, verdict = r.info, r.read("verdict.json")
     out_dir = Path(info["out_dir"])
     if verdict["passed"]:
-        store = r.model_store()
+        store, lock = r.model_store(), r.model_lock()  # read before the run folder goes
         final = pub.publish(run, out_dir, info["dataset"], info["version"])
-        lock = store.parent / f"{store.name}.lock"
-        pub.hold_lock(lock)  # published: the model lives in the dataset now (later runs reuse it there)
-        pub.remove_folder(store, empty_parents=0)
-        pub.release_lock(lock)
+        with pub.locked(lock):  # published: the model lives in the dataset now (reused from there)
+            pub.remove_folder(store, empty_parents=0)
         pub.prune_versions(final.parent, r.spec.output.keep)
         return final
     where = pub.quarantine(run, out_dir, info["dataset"], info["version"], verdict["reasons"],

@@ -14,6 +14,7 @@ one and remove it; `.staging/checkpoints/` is never touched, so a killed run sti
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -21,6 +22,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from synthgen.atomic import move_into_place, write_json
 from synthgen.errors import InputError
@@ -48,6 +50,16 @@ def hold_lock(path: Path, *, wait: bool = True) -> bool:
         return False
     _HELD[str(path)] = fd
     return True
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold the exclusive lock on `path` for the block (waiting for it)."""
+    hold_lock(path)
+    try:
+        yield
+    finally:
+        release_lock(path)
 
 
 def release_lock(path: Path, *, remove: bool = False) -> None:
