@@ -22,6 +22,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from synthgen import publish as pub
 from synthgen.atomic import atomic_directory
 from synthgen.catalog import latest_card, version_card
@@ -154,16 +156,65 @@ def load_data(run: Path) -> dict:
     r.adapter.save_real(r.work, train, holdout)
     summary = {"source": source.as_dict(), "train_rows": len(train), "holdout_rows": len(holdout),
                "warnings": warnings}
-    r.write("source.json", summary)
-    r.record_time("load_data_s", time.perf_counter() - start)
     origin = r.info.get("origin")
     if origin and origin["fingerprint"] != source.fingerprint:
         raise InputError(f"{r.info['dataset']}: the source changed since version {origin['version']} was trained "
                          f"(fingerprint {origin['fingerprint'][:19]}… then, {source.fingerprint[:19]}… now): a "
                          "sample from that model would be judged against other data. Retrain with `synthgen run`.")
+    preflight(r.spec, train)
+    r.write("source.json", summary)
+    r.record_time("load_data_s", time.perf_counter() - start)
     if not r.info.get("force"):
         summary["unchanged"] = _unchanged(r, source.fingerprint)
     return summary
+
+
+SAMPLE_MEMORY_FACTOR = 3   # a sample is held about this many times over (draws, the combined set, its file)
+
+
+def preflight(spec, train) -> None:
+    """What the spec asks of the data, checked before anything trains: the sample's class counts
+    (`sample.per_class` names and totals against the label's classes), the sample's size against this
+    machine's memory, and the screening section's normal classes."""
+    from synthgen.generators import resolve_class_counts
+    from synthgen.screening import normal_classes
+
+    counts = train.class_counts()
+    try:
+        wanted = resolve_class_counts(counts, rows=spec.sample.rows, per_class=spec.sample.per_class,
+                                      balance=spec.sample.balance)
+    except InputError as exc:
+        raise InputError(f"{spec.name} spec: {exc}") from None
+    total = sum(wanted.values())
+    if total == 0:
+        raise InputError(f"{spec.name} spec: sample.per_class asks for 0 rows of every class; ask for at least one")
+    per_row = _bytes_per_row(train)
+    available = _available_memory()
+    if available and total * per_row * SAMPLE_MEMORY_FACTOR > available:
+        fits = int(available / (per_row * SAMPLE_MEMORY_FACTOR))
+        raise InputError(f"{spec.name} spec: sample.rows={total} would need about "
+                         f"{total * per_row * SAMPLE_MEMORY_FACTOR / 2**30:.1f} GiB ({per_row:.0f} bytes a row, held "
+                         f"~{SAMPLE_MEMORY_FACTOR}x) and {available / 2**30:.1f} GiB is available; ask for at most "
+                         f"{fits} rows (--set sample.rows={fits}) and draw more in further versions with synthgen sample")
+    if spec.screen is not None:
+        normal_classes(spec, list(counts))
+
+
+def _bytes_per_row(train) -> float:
+    frame = getattr(train, "frame", None)
+    if frame is not None:
+        return max(frame.estimated_size() / max(frame.height, 1), 1.0)
+    return float(np.prod(train.shape))
+
+
+def _available_memory() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def _unchanged(r: Run, fingerprint: str) -> dict | None:
@@ -227,6 +278,11 @@ def _train_or_reuse(r: Run, store: Path, start: float) -> Path:
 
 @_records_worker("generate")
 def generate(run: Path) -> Path:
+    """Draw the sample. A class the sampler cannot fill within its budget does not end the run: what was
+    drawn is written as the dataset and `sample.json` records the shortfall, so `validate` refuses the run
+    with the same evidence (card, reasons, data, report) a gate refusal leaves in quarantine."""
+    from synthgen.generators import GenerationError
+
     start = time.perf_counter()
     r = Run(run)
     spec = r.spec
@@ -238,20 +294,26 @@ def generate(run: Path) -> Path:
         r.record_tasks({f"sample:{job[0]}": worker for job, (_, worker) in zip(jobs, drawn)})
         return [part for part, _ in drawn]
 
-    synthetic = generator.sample(spec.sample.rows, per_class=spec.sample.per_class,
-                                 balance=spec.sample.balance, random_state=spec.sample.random_state,
-                                 max_rounds=spec.sample.max_rounds, run_classes=run_classes)
-    _loaded_generator.cache_clear()
+    try:
+        synthetic = generator.sample(spec.sample.rows, per_class=spec.sample.per_class,
+                                     balance=spec.sample.balance, random_state=spec.sample.random_state,
+                                     min_acceptance=spec.sample.min_acceptance, run_classes=run_classes)
+        refusal = None
+    except GenerationError as exc:
+        synthetic = exc.partial
+        refusal = {"message": str(exc), "shortfall": exc.shortfall, "knobs": exc.knobs}
+    finally:
+        _loaded_generator.cache_clear()
     r.adapter.write_synthetic(r.dataset, synthetic, random_state=spec.sample.random_state)
-    r.write("sample.json", synthetic.meta)
+    r.write("sample.json", {**synthetic.meta, "refusal": refusal})
     r.record_time("sample_s", time.perf_counter() - start)
     return r.dataset
 
 
-def _sample_part(job: tuple[str, str, int, int, int]):
+def _sample_part(job: tuple[str, str, int, int, float]):
     """One class of a sample, drawn from the saved model (a task a cluster worker may run)."""
-    model_dir, cls, k, seed, rounds = job
-    return _loaded_generator(model_dir).sample_classes([(cls, k, seed, rounds)])[0]
+    model_dir, cls, k, seed, floor = job
+    return _loaded_generator(model_dir).sample_classes([(cls, k, seed, floor)])[0]
 
 
 @lru_cache(maxsize=2)
@@ -278,13 +340,20 @@ def _metric_group(job: tuple[str, list[str]]) -> dict:
 
 @_records_worker("validate")
 def validate(run: Path) -> dict:
-    from synthgen.validation.gates import judge
+    from synthgen.validation.gates import judge, sampling_verdict
     from synthgen.validation.metrics import METRICS
     from synthgen.validation.suite import metric_groups
 
     start = time.perf_counter()
     r = Run(run)
     spec = r.spec
+    refusal = r.read("sample.json").get("refusal")
+    if refusal:   # the sample fell short: refused on that, with what was drawn as the evidence
+        verdict = sampling_verdict(refusal)
+        pub.write_json(r.dataset / "metrics.json", {})
+        r.write("verdict.json", verdict.as_dict())
+        r.record_time("validate_s", time.perf_counter() - start)
+        return verdict.as_dict()
     groups = metric_groups(spec.modality)
     done = fan_out(_metric_group, [(str(run), names) for names in groups], name="metrics")
     _context.cache_clear()
@@ -315,7 +384,7 @@ def screen_holdout(run: Path) -> dict | None:
 
     r = Run(run)
     spec, info = r.spec, r.info
-    if spec.screen is None:
+    if spec.screen is None or r.read("sample.json").get("refusal"):  # nothing to screen for a refused run
         return None
     start = time.perf_counter()
     holdout = r.data("holdout")
@@ -355,7 +424,8 @@ def build_card(r: Run) -> dict:
         "model": {"name": model["generator"], "params": model["params"], "random_state": spec.model.random_state,
                   "timings": model["timings"], "selection": model["state"].get("selection")},
         "sample": {"random_state": spec.sample.random_state, "acceptance": sample["acceptance"],
-                   "rows_per_s": sample["rows_per_s"]},
+                   "min_acceptance": sample.get("min_acceptance"), "per_class": sample.get("sampling", {}),
+                   "rows_per_s": sample["rows_per_s"], "refusal": sample.get("refusal")},
         "metrics": {k: v["value"] for k, v in metrics.items()},
         "verdict": r.read("verdict.json"),
         "timings": r.read("timings.json"),
@@ -398,7 +468,9 @@ def finish(run: Path) -> Path:
         return final
     where = pub.quarantine(run, out_dir, info["dataset"], info["version"], verdict["reasons"],
                            next_steps=verdict.get("next_steps", {}))
-    raise GateFailed(f"{info['dataset']}: gates failed, nothing published; evidence in {where}\n  "
+    what = "the sample fell short of its counts" if any(c["kind"] == "sampling" for c in verdict["checks"]) \
+        else "gates failed"
+    raise GateFailed(f"{info['dataset']}: {what}, nothing published; evidence in {where}\n  "
                      + "\n  ".join(verdict["reasons"]), reasons=verdict["reasons"], quarantine=str(where))
 
 
@@ -461,8 +533,8 @@ def start_sample(dataset: str, datasets: str | Path, *, version: str | None = No
     overrides = ["output.version=null"]
     if per_class:
         overrides += [f"sample.per_class={json.dumps(per_class)}", f"sample.rows={rows if rows else 'null'}"]
-    elif rows:
-        overrides.append(f"sample.rows={rows}")
+    elif rows:   # N rows in the training proportions, whatever counts the version was drawn with
+        overrides += [f"sample.rows={rows}", "sample.per_class=null"]
     if seed is not None:
         overrides.append(f"sample.random_state={seed}")
     spec_path = card.get("spec_path") or str(Path.cwd() / "spec.yaml")

@@ -99,10 +99,24 @@ class SampleSpec(_Strict):
         None, description="Exact rows per class (class value as text); other classes share `rows`."
     )
     balance: bool = Field(False, description="Split `rows` evenly over the classes.")
-    max_rounds: int = Field(
-        200, ge=1, description="Bound of the condition-and-filter loop: batches tried per class."
+    min_acceptance: float = Field(
+        0.01, gt=0, le=1, description="The sampler's budget: each class may cost up to max(rows, 100) / "
+        "min_acceptance candidate rows (draws are sized from the acceptance measured so far), so a class is "
+        "refused only when fewer than this share of its candidates are kept (the condition honoured, the "
+        "rejection filter passed). The card records what each class cost."
     )
     random_state: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, value):
+        if isinstance(value, dict) and "max_rounds" in value:
+            value = dict(value)
+            value.pop("max_rounds")
+            warnings.warn("sample.max_rounds is no longer used and is ignored: the sampler sizes its draws from "
+                          "the acceptance it measures, within the budget that sample.min_acceptance states",
+                          FutureWarning, stacklevel=2)
+        return value
 
     @field_validator("per_class", mode="before")
     @classmethod

@@ -37,9 +37,72 @@ class GANParts:
 
 
 class GenerationError(SynthgenError):
-    """A class could not be reached within the bounded condition-and-filter loop."""
+    """A class could not be reached within the sampler's candidate budget. `partial` is what was drawn
+    (every class, the short ones included) and `shortfall` the per-class record of the short ones, so a
+    run can quarantine the evidence instead of discarding it."""
 
     exit_code = 3
+
+    def __init__(self, message: str, *, partial: Any = None, shortfall: dict | None = None,
+                 knobs: list[str] | None = None):
+        super().__init__(message)
+        self.partial = partial
+        self.shortfall = shortfall or {}
+        self.knobs = knobs or []
+
+
+# The sampler's budget (`Sampler`): a class of k rows may cost at most max(k, MIN_BUDGET_ROWS) / min_acceptance
+# candidates; draws are sized from the acceptance measured so far, at most MAX_DRAW candidates at a time.
+DEFAULT_MIN_ACCEPTANCE = 0.01
+MIN_BUDGET_ROWS = 100
+MAX_DRAW = 20_000
+DRAW_MARGIN = 1.15      # a draw asks for this many times the candidates the measured acceptance says it needs
+
+
+@dataclass
+class Sampler:
+    """Draws one class until it has `k` rows, sizing each draw from the acceptance measured so far.
+
+    `draw(n) -> (rows kept, n)`: n candidates in, the ones that passed (condition honoured, rejection coin)
+    out. The budget is a number of candidates, `max(k, MIN_BUDGET_ROWS) / min_acceptance`, so the loop never
+    stops while rows still come at or above the stated acceptance; it stops early only when even the upper
+    95% bound of the measured acceptance cannot fill the class within what is left of the budget."""
+
+    k: int
+    min_acceptance: float
+    batch: int = 500
+
+    @property
+    def budget(self) -> int:
+        return int(np.ceil(max(self.k, MIN_BUDGET_ROWS) / self.min_acceptance))
+
+    def run(self, draw: Callable[[int], tuple[Any, int]], concat: Callable[[list], Any]) -> tuple[Any, dict]:
+        kept, accepted, tried, draws = [], 0, 0, 0
+        budget = self.budget
+        hopeless = False
+        while accepted < self.k and tried < budget:
+            need = self.k - accepted
+            rate = (accepted + 1) / (tried + 1) if tried else 1.0
+            n = int(np.clip(np.ceil(DRAW_MARGIN * need / max(rate, self.min_acceptance)), self.batch, MAX_DRAW))
+            n = max(1, min(n, budget - tried))
+            rows, n = draw(n)
+            kept.append(rows)
+            accepted += _length(rows)
+            tried += n
+            draws += 1
+            upper = (accepted + 1.645 * np.sqrt(accepted + 1) + 1.5) / tried   # one-sided 95% (Poisson)
+            if accepted < self.k and upper * (budget - tried) < self.k - accepted:
+                hopeless = True
+                break
+        info = {"rows": int(self.k), "kept": int(min(accepted, self.k)), "acceptance": accepted / tried if tried else 0.0,
+                "candidates": int(tried), "draws": draws, "budget": budget, "min_acceptance": self.min_acceptance,
+                "short": accepted < self.k,
+                **({"stopped_early": True} if hopeless else {})}
+        return concat(kept), info
+
+
+def _length(rows) -> int:
+    return len(rows[0]) if isinstance(rows, tuple) else len(rows)
 
 
 def resolve_class_counts(
@@ -106,27 +169,56 @@ class Generator:
         return self
 
     def sample(self, n: int | None = None, *, per_class: dict[str, int] | None = None,
-               balance: bool = False, random_state: int = 0, max_rounds: int = 200,
-               run_classes: Callable[[list[tuple[str, int, int, int]]], list[tuple[Any, float]]] | None = None):
-        """Exact counts per class; acceptance rates per class end up in the result's `meta`.
+               balance: bool = False, random_state: int = 0, min_acceptance: float = DEFAULT_MIN_ACCEPTANCE,
+               run_classes: Callable[[list[tuple[str, int, int, float]]], list[tuple[Any, dict]]] | None = None):
+        """Exact counts per class; what each class cost (acceptance, candidates, budget) ends up in the
+        result's `meta`.
 
         Each class is drawn from its own seed (`random_state + 7919 * class index`), so the classes are
-        independent jobs `(class, rows, seed, max_rounds)`: `run_classes` may run them elsewhere (one
-        task per class on a cluster, `pipeline.generate`) and return `(part, acceptance)` per job in
-        order; the result is the same as drawing them here."""
+        independent jobs `(class, rows, seed, min_acceptance)`: `run_classes` may run them elsewhere (one
+        task per class on a cluster, `pipeline.generate`) and return `(part, record)` per job in order; the
+        result is the same as drawing them here. A class that stays short of its rows within its candidate
+        budget raises GenerationError carrying everything drawn (`partial`), after every class was drawn."""
         self._check_fitted()
         counts = resolve_class_counts(self.class_counts_, rows=n, per_class=per_class, balance=balance)
         start = time.perf_counter()
-        jobs = [(cls, counts[cls], random_state + 7919 * index, max_rounds)
+        jobs = [(cls, counts[cls], random_state + 7919 * index, min_acceptance)
                 for index, cls in enumerate(self.classes_) if counts[cls] > 0]
         drawn = (run_classes or self.sample_classes)(jobs)
         parts = [part for part, _ in drawn]
-        acceptance = {job[0]: rate for job, (_, rate) in zip(jobs, drawn)}
+        records = {job[0]: record for job, (_, record) in zip(jobs, drawn)}
         result = self._combine(parts, np.random.default_rng(random_state))
         seconds = time.perf_counter() - start
-        result.meta.update({"acceptance": acceptance, "counts": counts, "sample_s": seconds,
+        result.meta.update({"acceptance": {c: r["acceptance"] for c, r in records.items()}, "counts": counts,
+                            "sampling": records, "min_acceptance": min_acceptance, "sample_s": seconds,
                             "rows_per_s": len(result) / seconds if seconds > 0 else None})
+        short = {c: r for c, r in records.items() if r.get("short")}
+        for cls, record in short.items():
+            record["message"], record["knobs"] = self._shortfall(cls, record)
+        if short:
+            knobs = list(dict.fromkeys(k for r in short.values() for k in r["knobs"]))
+            raise GenerationError("; ".join(r["message"] for r in short.values())
+                                  + (f"; try: {' or '.join(knobs)}" if knobs else ""),
+                                  partial=result, shortfall=short, knobs=knobs)
         return result
+
+    def _shortfall(self, cls: str, record: dict) -> tuple[str, list[str]]:
+        """(message naming the class and what it cost, the `--set` overrides that would help). Subclasses
+        add what they know of the cause (`_shortfall_cause`)."""
+        rate, got = record["acceptance"], record["kept"]
+        message = (f"class {cls!r} of {self._class_label()}: only {got} of {record['rows']} rows from "
+                   f"{record['candidates']} candidates (acceptance {rate:.2%}, below what the budget allows: "
+                   f"sample.min_acceptance={record['min_acceptance']:g})")
+        cause, knobs = self._shortfall_cause(cls, record)
+        if rate > 0:   # at 2/3 of the measured acceptance the budget fills the class with room to spare
+            knobs = [*knobs, f"--set sample.min_acceptance={max(rate * 2 / 3, 1e-6):.2g}"]
+        return message + (f"; {cause}" if cause else ""), knobs
+
+    def _class_label(self) -> str:
+        return "the label"
+
+    def _shortfall_cause(self, cls: str, record: dict) -> tuple[str, list[str]]:
+        return "", []
 
     def save(self, directory: str | Path) -> Path:
         self._check_fitted()
@@ -138,9 +230,9 @@ class Generator:
         self._save_extra(Path(directory))
         return Path(directory)
 
-    def sample_classes(self, jobs: list[tuple[str, int, int, int]]) -> list[tuple[Any, float]]:
-        """Draw `(class, rows, seed, max_rounds)` jobs here, one after another."""
-        return [self._sample_class(cls, k, random_state=seed, max_rounds=rounds) for cls, k, seed, rounds in jobs]
+    def sample_classes(self, jobs: list[tuple[str, int, int, float]]) -> list[tuple[Any, dict]]:
+        """Draw `(class, rows, seed, min_acceptance)` jobs here, one after another."""
+        return [self._sample_class(cls, k, random_state=seed, min_acceptance=floor) for cls, k, seed, floor in jobs]
 
     @classmethod
     def load(cls, directory: str | Path) -> "Generator":
@@ -175,8 +267,8 @@ class Generator:
     def _fit(self, data, **fit_options) -> None:
         raise NotImplementedError
 
-    def _sample_class(self, cls: str, k: int, *, random_state: int, max_rounds: int):
-        """-> (part in the original form, acceptance rate)."""
+    def _sample_class(self, cls: str, k: int, *, random_state: int, min_acceptance: float):
+        """-> (part in the original form, the `Sampler` record: acceptance, candidates, budget, short)."""
         raise NotImplementedError
 
     def _combine(self, parts: list, rng: np.random.Generator):

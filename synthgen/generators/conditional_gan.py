@@ -191,13 +191,16 @@ class ConditionalGANGenerator(ImageGenerator):
         points = evaluation_points(self._epochs(len(fit_idx)))
         return SnapshotSelector(judge=sampler, points=points, criterion=judge.criterion), fit_idx
 
-    def _sample_class(self, cls: str, k: int, *, random_state: int, max_rounds: int):
+    def _sample_class(self, cls: str, k: int, *, random_state: int, min_acceptance: float):
+        """Every image is conditioned on its class and kept: acceptance 1, one draw."""
         import torch
 
         gen = torch.Generator().manual_seed(random_state)
         with seeded(random_state, threads=self.params["threads"]):
             images = draw_images(self.net_, np.full(k, self.classes_.index(cls)), self.params, gen)
-        return (images, np.full(k, cls, dtype=object)), 1.0
+        return (images, np.full(k, cls, dtype=object)), {
+            "rows": k, "kept": k, "acceptance": 1.0, "candidates": k, "draws": 1, "budget": k,
+            "min_acceptance": min_acceptance, "short": False}
 
     def gan_parts(self) -> GANParts:
         """Copies of the EMA generator and the discriminator, with the shape of their inputs."""

@@ -70,6 +70,11 @@ def _encode(table: LabeledTable) -> tuple["pd.DataFrame", list[str], dict]:  # n
     return pd.DataFrame(cols), discrete, plan
 
 
+# `rejection: auto` charges the filter this much judge score for every halving of the sampling acceptance
+# it causes (a stated price, not fitted: at the default floor of 10% acceptance, ~3.3 halvings, the filter
+# must buy 0.017 of score, about a tenth of the spread between a table's first and best snapshots).
+ACCEPTANCE_PRICE = 0.005
+
 GRID_MAX_VALUES = 32    # a numeric column with at most this many distinct values takes only those values
 GRID_MIN_COUNT = 5      # ...each seen at least this often (a rare training value is never a snap target)
 
@@ -161,6 +166,10 @@ class CTGANModelSpec(Params):
     rejection_percentile: float = Field(95.0, ge=0, le=100, description="DRS bound M: this percentile of the "
                                         "discriminator's logits over a burn-in sample; a row is kept with "
                                         "probability min(1, exp(D(x) - M)) (higher keeps fewer, closer rows).")
+    rejection_min_acceptance: float = Field(
+        0.1, ge=0, le=1, description="DRS acceptance floor: where the percentile bound would keep fewer than this "
+        "share of a burn-in sample, M is lowered until it keeps this share (sampling with the filter then costs "
+        "at most 1 / this as many candidates; 0 = the percentile bound alone).")
     select_snapshot: bool = Field(True, description="Judge the generator at 10 points of the budget against a "
                                   "10% selection split carved from train (own detector; never the gate "
                                   "holdout) and keep the best snapshot.")
@@ -247,14 +256,18 @@ class CTGANGenerator(TabularGenerator):
         synthetic = self.sample(per_class=per_class, random_state=p["random_state"] + 777)
         with seeded(p["random_state"], threads=p["threads"]):
             self.filter_ = RejectionFilter.fit(table.frame, synthetic.frame, table.kinds,
-                                               percentile=p["rejection_percentile"], random_state=p["random_state"])
+                                               percentile=p["rejection_percentile"],
+                                               min_acceptance=p["rejection_min_acceptance"],
+                                               random_state=p["random_state"])
         self.timings_["rejection_fit_s"] = time.perf_counter() - started
         self.timings_["rejection"] = self.filter_.report
 
     def _judge_filter(self, selector) -> None:
         """`rejection: auto`: the kept snapshot sampled through the filter, judged like every snapshot (the
-        same judge, rows and seed, on the selection split); the filter stays only if that ranks higher than
-        the snapshot's own point. Both points go into the selection record."""
+        same judge, rows and seed, on the selection split). The filter's cost counts: its judged score is
+        lowered by ACCEPTANCE_PRICE for every halving of the acceptance it causes, and it stays only if
+        that point still ranks higher than the snapshot's own. Both points, the price and the decision go
+        into the selection record."""
         from synthgen.training.selection import rank
 
         plain = selector.best
@@ -262,8 +275,12 @@ class CTGANGenerator(TabularGenerator):
             self.filter_ = None
             return
         filtered = {"at": plain["at"], **selector.judge(self.net_)}
-        keep = rank(filtered) > rank(plain)
-        selector.extra["rejection"] = {"kept": keep, "with_drs": filtered, "without": plain}
+        halvings = float(np.log2(max(plain.get("acceptance") or 1.0, 1e-9)
+                                 / max(filtered.get("acceptance") or 1.0, 1e-9)))
+        price = ACCEPTANCE_PRICE * max(halvings, 0.0)
+        keep = rank({**filtered, "score": filtered["score"] - price}) > rank(plain)
+        selector.extra["rejection"] = {"kept": keep, "with_drs": filtered, "without": plain,
+                                       "acceptance_price": round(price, 5)}
         self.timings_["rejection_kept"] = keep
         if not keep:
             self.filter_ = None
@@ -291,7 +308,9 @@ class CTGANGenerator(TabularGenerator):
                 return {"score": float("-inf"), "error": str(exc).split(";")[0]}
             finally:
                 self.net_ = kept
-            return judge(synthetic)
+            records = synthetic.meta["sampling"].values()
+            acceptance = sum(r["kept"] for r in records) / max(sum(r["candidates"] for r in records), 1)
+            return {**judge(synthetic), "acceptance": round(acceptance, 4)}
 
         points = evaluation_points(self._steps(len(fit), len(fit.columns)))
         return SnapshotSelector(judge=judge_snapshot, points=points, criterion=judge.criterion), fit
@@ -323,41 +342,56 @@ class CTGANGenerator(TabularGenerator):
         """A copy in eval mode (running BatchNorm statistics; see the module docstring)."""
         return copy.deepcopy(self.net_).eval()
 
-    def _sample_class(self, cls: str, k: int, *, random_state: int, max_rounds: int):
+    def _sample_class(self, cls: str, k: int, *, random_state: int, min_acceptance: float):
+        """Condition on the class, keep the rows that honour it, pass them through the DRS coin when a
+        filter is kept; the `Sampler` sizes the draws and records what the class cost, split into the
+        share of candidates that honoured the condition and the share of those the filter kept."""
         import torch
+
+        from synthgen.generators.base import Sampler
 
         label = self.label_
         target = next(c for c in self.normalizer_.columns if c["name"] == label)["categories"].index(cls)
         cond_index = self.normalizer_.cond_offset(label, cls)
-        batch = self.params["batch_size"]
         gen = torch.Generator().manual_seed(random_state)
         coin = np.random.default_rng([random_state, 99])
         net = self._sampling_net()
         drs = getattr(self, "filter_", None)
-        kept: list[pl.DataFrame] = []
-        accepted = tried = rounds = 0
+        honoured = [0]
+
+        def draw(n: int):
+            values, modes = self._generate(net, cond_index, n, gen)
+            keep = np.flatnonzero(values[label] == target)     # the condition honoured
+            honoured[0] += len(keep)
+            raw = self.normalizer_.decode({c: v[keep] for c, v in values.items()},
+                                          {c: m[keep] for c, m in modes.items()})
+            rows = _decode(raw, self.plan_, self.schema_)
+            if drs is not None:
+                rows = rows.filter(pl.Series(drs.accept(rows, coin)))
+            return rows, n
+
         with seeded(random_state, threads=self.params["threads"]):
-            while accepted < k and rounds < max_rounds:
-                values, modes = self._generate(net, cond_index, batch, gen)
-                keep = np.flatnonzero(values[label] == target)     # the condition honoured
-                raw = self.normalizer_.decode({n: v[keep] for n, v in values.items()},
-                                              {n: m[keep] for n, m in modes.items()})
-                rows = _decode(raw, self.plan_, self.schema_)
-                if drs is not None:
-                    rows = rows.filter(pl.Series(drs.accept(rows, coin)))
-                kept.append(rows)
-                accepted += len(rows)
-                tried += batch
-                rounds += 1
-        rate = accepted / tried if tried else 0.0
-        if accepted < k:
-            raise GenerationError(
-                f"class {cls!r} of label {label!r}: only {accepted} of {k} rows after {rounds} "
-                f"batches of {batch} (acceptance {rate:.2%}"
-                + (", discriminator rejection sampling included" if drs is not None else "")
-                + "); train longer (model.steps) or raise sample.max_rounds"
-            )
-        return pl.concat(kept).head(k), rate
+            sampler = Sampler(k, min_acceptance, batch=self.params["batch_size"])
+            part, record = sampler.run(draw, lambda kept: pl.concat(kept).head(k) if kept else self.schema_.clone())
+        record["condition_honoured"] = honoured[0] / record["candidates"] if record["candidates"] else 0.0
+        if drs is not None:
+            record["drs_kept"] = record["kept"] / honoured[0] if honoured[0] else 0.0
+        return part, record
+
+    def _class_label(self) -> str:
+        return f"label {self.label_!r}"
+
+    def _shortfall_cause(self, cls: str, record: dict) -> tuple[str, list[str]]:
+        """Which of the two coins starves the class, and the knob for it."""
+        condition, drs = record.get("condition_honoured", 0.0), record.get("drs_kept")
+        if drs is not None and drs < condition:
+            return (f"the rejection filter keeps {drs:.1%} of the class's rows (the generator honours the "
+                    f"class for {condition:.1%})"), ["--set model.rejection=none (retrains)"]
+        epochs, steps = self.params["epochs"], self.timings_.get("steps")
+        longer = (f"--set model.epochs={2 * epochs}" if epochs else
+                  f"--set model.steps={2 * steps}" if steps else "train longer (model.steps)")
+        return (f"the generator produces the class for only {condition:.1%} of the rows conditioned on it"
+                + (f" (the rejection filter then keeps {drs:.1%})" if drs is not None else "")), [longer]
 
     # -- persistence ---------------------------------------------------------------------------
     def _state(self):

@@ -41,10 +41,16 @@ def card_markdown(card: dict) -> str:
                      f"| {'yes' if check['passed'] else '**no**'} |")
     lines += ["", "## All metrics", "", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in card["metrics"].items()]
-    lines += ["", "## Classes", "", "| class | train | synthetic | acceptance |", "|---|---|---|---|"]
+    lines += ["", "## Classes", "", "| class | train | synthetic | acceptance | candidates drawn (budget) |",
+              "|---|---|---|---|---|"]
     for cls, n in card["class_counts"]["train"].items():
         acc = card["sample"]["acceptance"].get(cls)
-        lines.append(f"| {cls} | {n} | {card['class_counts']['synthetic'].get(cls, 0)} | {_fmt(acc)} |")
+        cost = card["sample"].get("per_class", {}).get(cls) or {}
+        drawn = f"{cost['candidates']} ({cost['budget']})" if cost else "—"
+        lines.append(f"| {cls} | {n} | {card['class_counts']['synthetic'].get(cls, 0)} | {_fmt(acc)} | {drawn} |")
+    if card["sample"].get("min_acceptance") is not None:
+        lines += ["", f"Sampling budget: each class may cost up to max(rows, 100) / {card['sample']['min_acceptance']:g} "
+                      "candidates (sample.min_acceptance)."]
     lines += ["", "## Model parameters", "", "```json"]
     import json
 

@@ -51,6 +51,8 @@ class GateCheck:
         needs = f"{op} {self.threshold}" + (f" {'-' if self.direction == 'higher' else '+'} {self.allowance:.4f} "
                                              "small-sample allowance" if self.allowance else "")
         text = f"{self.kind} gate {self.metric}: {shown} (needs {needs})"
+        if self.note and self.value is not None:   # a check that explains its value (sampling)
+            text += f": {self.note}"
         return f"{text}; try: {self.next_step}" if self.next_step else text
 
 
@@ -155,3 +157,17 @@ def judge(results: dict[str, MetricResult], thresholds: dict[str, float | None],
         checks.append(GateCheck(name, result.kind, result.value, threshold, result.direction, passed, note,
                                 "" if passed else next_step(name, result, context), round(allowance, 6)))
     return Verdict(all(c.passed for c in checks), checks)
+
+
+def sampling_verdict(refusal: dict) -> Verdict:
+    """A run whose sample fell short of its counts is refused on that alone: one failed check per short
+    class (`sample_complete[<class>]`: the share of the class's rows drawn, needs 1), carrying what the
+    class cost and the knobs that help. No metric is computed on an incomplete sample."""
+    checks = []
+    for cls, record in refusal["shortfall"].items():
+        share = record["kept"] / record["rows"] if record["rows"] else 0.0
+        checks.append(GateCheck(f"sample_complete[{cls}]", "sampling", round(share, 4), 1.0, "higher", False,
+                                note=record.get("message", ""),
+                                next_step=" or ".join(record.get("knobs") or [])
+                                or "train longer (model.steps) or lower sample.min_acceptance"))
+    return Verdict(False, checks)

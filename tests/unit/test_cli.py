@@ -82,3 +82,13 @@ def test_a_renamed_gate_key_is_accepted_with_a_one_line_warning(spec_file, capsy
     err = capsys.readouterr().err
     assert "synthgen: warning: gates.image_dcr_share is deprecated: it is now called gates.dcr_share" in err
     assert warnings.formatwarning is before  # the CLI's format does not leak into the caller
+
+
+def test_a_per_class_typo_exits_2_before_training(spec_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["run", str(spec_file(tiny_spec())), "--no-prefect", "--quiet", "--out", str(out),
+               "--set", "sample.per_class={Maybe: 3}"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "sample.per_class" in err and "'Maybe'" in err and "Traceback" not in err
+    assert not (out / ".models").exists() and not (out / "_quarantine").exists()

@@ -62,9 +62,46 @@ def test_load_refuses_a_folder_without_a_model(tmp_path):
         TabularGenerator.load(tmp_path)
 
 
-def test_unreachable_class_fails_naming_it(tiny_ctgan):
-    with pytest.raises(GenerationError, match=r"class 'No'.*max_rounds"):
-        tiny_ctgan.sample(per_class={"No": 100_000}, max_rounds=2)
+def test_unreachable_class_fails_naming_it_the_knobs_and_keeping_what_was_drawn(tiny_ctgan):
+    # the 2-epoch model honours the class 'No' for well under all of its candidates: at a stated minimum
+    # acceptance of 1 the budget cannot be met, and the sampler says so after one draw, not after many
+    with pytest.raises(GenerationError, match=r"class 'No'.*sample\.min_acceptance=1\b") as err:
+        tiny_ctgan.sample(per_class={"No": 2000}, min_acceptance=1.0)
+    record = err.value.shortfall["No"]
+    assert record["short"] and record["draws"] == 1 and record["candidates"] <= record["budget"] == 2000
+    assert 0 < record["kept"] < 2000 and len(err.value.partial) == record["kept"]
+    assert "--set model.epochs=4" in err.value.knobs                     # the cause: the condition
+    assert any(k.startswith("--set sample.min_acceptance=") for k in err.value.knobs)
+    assert "try: --set model.epochs=4" in str(err.value)
+
+
+def test_sampler_sizes_draws_from_measured_acceptance_and_never_stops_while_rows_come():
+    from synthgen.generators.base import MAX_DRAW, Sampler
+
+    def source(rate, seed=0):
+        rng = np.random.default_rng(seed)
+        sizes = []
+
+        def draw(n):
+            sizes.append(n)
+            return np.zeros(rng.binomial(n, rate)), n
+        return draw, sizes
+
+    # 2% of candidates kept, a stated minimum of 1%: 20k rows need ~1M candidates, and they come
+    draw, sizes = source(0.02)
+    part, record = Sampler(20_000, 0.01).run(draw, lambda kept: np.concatenate(kept)[:20_000])
+    assert len(part) == 20_000 and not record["short"]
+    assert record["candidates"] <= record["budget"] == 2_000_000
+    assert max(sizes) == MAX_DRAW and record["draws"] == len(sizes) < 80     # draws sized, not 500 at a time
+    # well below the stated minimum: refused early, long before the budget is spent
+    draw, sizes = source(0.002)
+    part, record = Sampler(20_000, 0.01).run(draw, lambda kept: np.concatenate(kept))
+    assert record["short"] and record["stopped_early"] and record["candidates"] < record["budget"] / 10
+    assert len(part) == record["kept"] < 20_000
+    # a class that needs fewer rows than one batch still gets a budget of 100 / min_acceptance
+    draw, _ = source(0.05)
+    _, record = Sampler(3, 0.01).run(draw, lambda kept: np.concatenate(kept))
+    assert record["budget"] == 10_000 and not record["short"]
 
 
 def test_unknown_class_in_request(tiny_ctgan):

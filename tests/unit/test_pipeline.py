@@ -1,6 +1,7 @@
 """The whole data path without Prefect: publish, quarantine, atomicity, card and report."""
 
 import json
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -125,3 +126,44 @@ def test_a_failure_after_training_keeps_the_model_and_the_rerun_reuses_it(spec_f
     # a training-relevant change trains anew
     pipeline.run_pipeline(spec_file(tiny_spec(model={**tiny_spec()["model"], "epochs": 3})), out=out)
     assert "reusing" not in capsys.readouterr().err
+
+
+def test_a_sample_that_falls_short_is_quarantined_with_its_evidence(spec_file, tmp_path):
+    """Refused at sampling (a stated minimum acceptance the 2-epoch model cannot meet): the same evidence as
+    a gate refusal, not a discarded run: card, reasons naming the class and the knobs, what was drawn, the
+    report and the model; nothing published, no staging left."""
+    out = tmp_path / "out"
+    with pytest.raises(GateFailed) as err:
+        pipeline.run_pipeline(spec_file(tiny_spec()), ["sample.min_acceptance=1"], out=out)
+    assert err.value.exit_code == 3 and _dataset_dirs(out) == []
+    assert any("sample_complete[" in r and "sample.min_acceptance=" in r for r in err.value.reasons)
+    folder = Path(err.value.quarantine)
+    assert folder.parent == out / "_quarantine" / "arrests_tiny" and not (out / ".staging").exists()
+    assert {"card.json", "card.md", "report.html", "data.parquet", "reasons.json", "model"} <= {p.name for p in folder.iterdir()}
+    card = json.loads((folder / "card.json").read_text())
+    checks = card["verdict"]["checks"]
+    assert checks and all(c["kind"] == "sampling" and not c["passed"] and c["value"] < 1 for c in checks)
+    short = card["sample"]["refusal"]["shortfall"]
+    assert set(short) == {c["metric"][len("sample_complete["):-1] for c in checks}
+    drawn = pl.read_parquet(folder / "data.parquet")
+    assert drawn.height == card["rows"] < 600                      # what was drawn, short classes included
+    for cls, record in card["sample"]["per_class"].items():        # what each class cost
+        assert {"acceptance", "candidates", "budget", "kept"} <= set(record)
+        assert drawn.filter(pl.col("released") == cls).height == record["kept"]
+    reasons = json.loads((folder / "reasons.json").read_text())
+    assert reasons["next_steps"] and reasons["reasons"] == err.value.reasons
+    # the trained model was not thrown away: the next run (with a reachable budget) reuses it
+    final = pipeline.run_pipeline(spec_file(tiny_spec()), out=out)
+    assert json.loads((final / "card.json").read_text())["reused_model"]
+
+
+def test_sample_requests_are_checked_before_training(spec_file, tmp_path):
+    out = tmp_path / "out"
+    for overrides, message in ((["sample.per_class={Maybe: 3}"], r"classes \['Maybe'\] do not exist"),
+                               (["sample.per_class={Yes: 0, No: 0}", "sample.rows=null"], "0 rows of every class"),
+                               (["sample.per_class={Yes: 700}"], "asks for 700 rows but sample.rows is 600"),
+                               (["sample.rows=900000000000"], r"sample\.rows=900000000000 would need")):
+        with pytest.raises(InputError, match=message):
+            pipeline.run_pipeline(spec_file(tiny_spec()), overrides, out=out)
+        assert not (out / ".models").exists() and _dataset_dirs(out) == []
+    assert not (out / ".staging").exists() or not any((out / ".staging").iterdir())

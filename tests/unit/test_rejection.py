@@ -3,10 +3,11 @@ counts through the CTGAN generator, and round-trips without pickles."""
 
 import numpy as np
 import polars as pl
+import pytest
 import torch
 
 from synthgen.generators import GENERATORS, TabularGenerator
-from synthgen.training.rejection import RejectionFilter
+from synthgen.training.rejection import RejectionFilter, acceptance_bound
 from tests.conftest import TINY_CTGAN
 
 KINDS = {"x": "numeric", "colour": "categorical"}
@@ -68,9 +69,42 @@ def test_auto_keeps_drs_only_when_the_selection_judge_prefers_it(arrests_split, 
     with_drs, without = record["with_drs"], record["without"]
     assert without == max(gen.selection_["curve"], key=rank)   # judged against the kept snapshot's own point
     assert with_drs["at"] == without["at"] and with_drs["score"] != without["score"]
-    assert record["kept"] == (rank(with_drs) > rank(without)) == (gen.filter_ is not None)
+    # the filter's acceptance cost is charged to its score before the two points are ranked
+    from synthgen.generators.ctgan import ACCEPTANCE_PRICE
+
+    assert 0 < with_drs["acceptance"] <= without["acceptance"] <= 1
+    price = ACCEPTANCE_PRICE * np.log2(without["acceptance"] / with_drs["acceptance"])
+    assert record["acceptance_price"] == pytest.approx(price, abs=1e-5) and price > 0
+    charged = {**with_drs, "score": with_drs["score"] - record["acceptance_price"]}
+    assert record["kept"] == (rank(charged) > rank(without)) == (gen.filter_ is not None)
     loaded = TabularGenerator.load(gen.save(tmp_path / "m"))
     assert (loaded.filter_ is not None) == record["kept"] and loaded.selection_["rejection"] == record
     # without a selection split there is nothing to judge by: no filter
     plain = GENERATORS.get("ctgan")(**{**TINY_CTGAN, "select_snapshot": False}).fit(small)
     assert plain.filter_ is None and "rejection_fit_s" not in plain.timings_
+
+
+def test_acceptance_floor_lowers_the_bound_and_still_corrects():
+    """Known-bad candidates that a sharp discriminator rejects almost always: at the 99th-percentile bound
+    the filter would keep a few percent; with a floor of 30% it keeps about that share and still moves the
+    kept rows toward the real ones."""
+    real = _frame(4000, 0.0, 0, 0.5)
+    fake = _frame(4000, 2.5, 1, 0.95)
+    sharp = RejectionFilter.fit(real, fake, KINDS, percentile=99, random_state=0)
+    floored = RejectionFilter.fit(real, fake, KINDS, percentile=99, min_acceptance=0.3, random_state=0)
+    assert sharp.report["expected_acceptance"] < 0.15 and sharp.report["bound"] == "percentile"
+    assert floored.report["bound"] == "acceptance floor" and floored.max_logit < sharp.max_logit
+    assert floored.report["expected_acceptance"] == pytest.approx(0.3, abs=0.01)
+    assert floored.report["acceptance_at_percentile"] == sharp.report["expected_acceptance"]
+    candidates = _frame(4000, 2.5, 2, 0.95)
+    kept = candidates.filter(pl.Series(floored.accept(candidates, np.random.default_rng(0))))
+    assert 0.22 < len(kept) / len(candidates) < 0.4
+    assert kept["x"].mean() < candidates["x"].mean() - 0.3               # still toward the real mean 0
+
+
+def test_acceptance_bound_is_the_largest_bound_meeting_the_floor():
+    logits = np.random.default_rng(0).normal(0, 3, 5000)
+    for floor in (0.05, 0.2, 0.6):
+        m = acceptance_bound(logits, floor)
+        assert np.exp(np.minimum(logits - m, 0)).mean() == pytest.approx(floor, abs=1e-6)
+    assert acceptance_bound(logits, 0.0) == logits.max()                 # no floor: the top logit keeps all
