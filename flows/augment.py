@@ -105,8 +105,10 @@ def _augment_many(jobs: list[tuple]) -> list[dict]:
     return outcomes
 
 
-def augment_many_flow(jobs: list[tuple], *, address: str) -> list[dict]:
-    """Run specs concurrently on the dask scheduler at `address` (prefect-dask's DaskTaskRunner)."""
+def augment_many_flow(jobs: list[tuple], *, address: str, security=None) -> list[dict]:
+    """Run specs concurrently on the dask scheduler at `address` (prefect-dask's DaskTaskRunner), joined
+    with `security` (dask TLS) when given."""
     from prefect_dask import DaskTaskRunner
 
-    return _augment_many.with_options(task_runner=DaskTaskRunner(address=address))(jobs)
+    kwargs = {"client_kwargs": {"security": security}} if security is not None else {}
+    return _augment_many.with_options(task_runner=DaskTaskRunner(address=address, **kwargs))(jobs)

@@ -41,11 +41,12 @@ def screening_artifacts(summary: dict) -> None:
 @flow(name="screen-dataset", log_prints=True)
 def screen_dataset_flow(spec_path: str, input: str | None = None, out: str | None = None,
                         overrides: list[str] | None = None, datasets: str | None = None, chunk_size: int = 4096,
-                        workers: int | None = None, cluster: str | None = None) -> dict:
+                        workers: int | None = None, cluster: str | None = None, tls: list[str] | None = None,
+                        insecure: bool = False) -> dict:
     """An --input is streamed in ranges of `chunk_size` items, scored on a dask cluster with
-    `workers` (a local one) or `cluster` (an address)."""
+    `workers` (a local one) or `cluster` (an address; `tls`: CA, certificate and key files)."""
     summary = screen(spec_path, input, out, list(overrides or []), datasets, chunk_size=chunk_size,
-                     workers=workers, cluster=cluster)
+                     workers=workers, cluster=cluster, tls=tls, insecure=insecure)
     screening_artifacts(summary)
     print(f"{summary['flagged']} of {summary['n']} flagged -> {summary['out']}")
     return summary

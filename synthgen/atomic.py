@@ -14,14 +14,45 @@ from typing import Any, Iterator
 from synthgen.persist import json_default
 
 
+def _umask() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+def file_mode() -> int:
+    """The mode a plain new file gets here (0666 less the umask): one rule for every file synthgen writes.
+    Who may read what is decided by folders: private work areas are 0700, published folders are not."""
+    return 0o666 & ~_umask()
+
+
+def dir_mode() -> int:
+    return 0o777 & ~_umask()
+
+
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON via a temporary file + rename, so a reader never sees half a file."""
+    """Write JSON via a temporary file + rename, so a reader never sees half a file. The file gets the
+    same mode as every other file (mkstemp's 0600 would hide a card that its data file beside it shows)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as fh:
         json.dump(data, fh, indent=2, default=json_default)
         fh.write("\n")
+    os.chmod(tmp, file_mode())
     os.replace(tmp, path)
+
+
+def private_dir(path: Path) -> Path:
+    """`path` created if missing and made 0700: a work area holding real data (staging, the model store,
+    scorer copies, review reports) is readable only by its owner, whatever the umask."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
 
 
 def move_into_place(folder: Path, final: Path) -> Path:
@@ -38,6 +69,7 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
+    os.chmod(tmp, dir_mode())   # mkdtemp makes 0700; the folder it becomes is an ordinary one
     try:
         yield tmp
         move_into_place(tmp, final)

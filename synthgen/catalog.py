@@ -20,14 +20,20 @@ def _card(folder: Path) -> dict | None:
 
 
 def version_card(out_dir: str | Path, dataset: str, version: str) -> dict | None:
-    """A published version's card, or None."""
-    return _card(Path(out_dir) / dataset / version)
+    """A published version's card, or None. Both names must be plain folder names (exit 2 otherwise), so
+    no argument reaches a refused version in `_quarantine/` or a folder outside the output folder."""
+    from synthgen.publish import checked, checked_version
+
+    return _card(Path(out_dir) / checked(dataset, "dataset") / checked_version(version))
 
 
 def latest_card(out_dir: str | Path, dataset: str) -> dict | None:
-    """The card of the version `DIR/<dataset>/LATEST` names, if any."""
+    """The card of the version `DIR/<dataset>/LATEST` names, if any (a LATEST that names no plain version
+    is refused, not followed)."""
+    from synthgen.publish import checked
+
     try:
-        version = (Path(out_dir) / dataset / "LATEST").read_text().strip()
+        version = (Path(out_dir) / checked(dataset, "dataset") / "LATEST").read_text().strip()
     except OSError:
         return None
     return version_card(out_dir, dataset, version)

@@ -39,8 +39,9 @@ def _parser() -> argparse.ArgumentParser:
                      "(torch threads per worker capped at cores / N); metrics and per-class sampling "
                      "become tasks the cluster spreads")
     run.add_argument("--cluster", default=None, metavar="ADDRESS",
-                     help="join a running dask scheduler (tcp://host:8786) instead; the output folder and "
+                     help="join a running dask scheduler (tls://host:8786) instead; the output folder and "
                      "the sources must be on storage every worker sees")
+    _cluster_security_options(run)
 
     check = sub.add_parser("check", help="validate spec files (and --set overrides) without running")
     check.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
@@ -73,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     screen.add_argument("--workers", type=int, default=None, metavar="N",
                         help="score the chunks on a local dask cluster of N worker processes")
     screen.add_argument("--cluster", default=None, metavar="ADDRESS", help="score the chunks on this dask scheduler")
+    _cluster_security_options(screen)
 
     sample = sub.add_parser("sample", help="draw a new sample from a published model, validate it with the "
                             "same gates against the same holdout, and publish it as a new version")
@@ -105,6 +107,24 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("builtins", help="list the built-in real datasets")
     return p
+
+
+def _cluster_security_options(parser) -> None:
+    parser.add_argument("--tls-ca", default=None, metavar="FILE", help="with a tls:// --cluster: the CA certificate")
+    parser.add_argument("--tls-cert", default=None, metavar="FILE", help="with a tls:// --cluster: this client's certificate")
+    parser.add_argument("--tls-key", default=None, metavar="FILE", help="with a tls:// --cluster: this client's key")
+    parser.add_argument("--insecure", action="store_true",
+                        help="allow a plain tcp:// --cluster on another host (anyone who reaches an unencrypted "
+                        "dask scheduler can run code beside the real data)")
+
+
+def _security(args):
+    """The dask Security for --cluster (None for --workers or a loopback tcp:// scheduler)."""
+    from synthgen.cluster import security_for
+
+    if not args.cluster:
+        return None
+    return security_for(args.cluster, ca=args.tls_ca, cert=args.tls_cert, key=args.tls_key, insecure=args.insecure)
 
 
 def flow(name: str):
@@ -169,6 +189,7 @@ def _run_distributed(args) -> int:
 
     if args.workers is not None and args.cluster:
         raise InputError("give --workers N (a local cluster) or --cluster ADDRESS (an existing one), not both")
+    security = _security(args)
     worst, jobs, shared = 0, [], {}
     for spec in args.specs:
         try:
@@ -183,7 +204,7 @@ def _run_distributed(args) -> int:
         shared[f"folder of {spec}"] = loaded.base_dir
     if not jobs:
         return worst
-    with cluster(args.workers, args.cluster) as client:
+    with cluster(args.workers, args.cluster, security) as client:
         if args.cluster:
             check_shared(client, shared)
         if args.no_prefect:
@@ -193,7 +214,7 @@ def _run_distributed(args) -> int:
                        for job in jobs]
             outcomes = client.gather(futures)
         else:
-            outcomes = flow("augment_many")(jobs, address=client.scheduler.address)
+            outcomes = flow("augment_many")(jobs, address=client.scheduler.address, security=security)
     for outcome in outcomes:
         if outcome["exit_code"] == 0 and outcome["message"] is None:
             print(f"{outcome['spec']}: published {outcome['final']} (worker {outcome['worker']})")
@@ -239,7 +260,10 @@ def _screen(args) -> int:
     load_spec(args.spec, args.overrides)  # refuse a bad spec before starting Prefect
     kwargs = dict(input=str(args.input) if args.input else None, out=str(args.out) if args.out else None,
                   overrides=list(args.overrides), datasets=str(args.datasets) if args.datasets else None,
-                  chunk_size=args.chunk_size, workers=args.workers, cluster=args.cluster)
+                  chunk_size=args.chunk_size, workers=args.workers, cluster=args.cluster,
+                  tls=[args.tls_ca, args.tls_cert, args.tls_key] if any((args.tls_ca, args.tls_cert, args.tls_key))
+                  else None, insecure=args.insecure)
+    _security(args)  # refuse an unsafe --cluster before starting Prefect
     if args.no_prefect:
         from synthgen.screening import screen_spec
 
@@ -369,6 +393,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("synthgen: interrupted; nothing was published", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("synthgen: bad input: the input does not fit in this machine's memory; nothing was published. "
+              "Use a smaller input (fewer rows, images or splits) or stream it (synthgen screen --input "
+              "--chunk-size)", file=sys.stderr)
+        return 2
     finally:
         warnings.formatwarning = shown
 

@@ -68,10 +68,52 @@ def fan_out(fn: Callable[[Any], Any], items: Sequence[Any], *, name: str = "task
         return client.gather(futures)
 
 
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def security_for(address: str, *, ca: str | None = None, cert: str | None = None, key: str | None = None,
+                 insecure: bool = False):
+    """The dask `Security` to reach the scheduler at `address` with, or None for plain TCP on this machine.
+
+    dask moves pickles between the client, the scheduler and the workers: whoever can talk to an
+    unencrypted scheduler can run code on the workers, beside the real data. So a `tls://` scheduler is
+    joined with mutual TLS (CA, certificate and key from --tls-ca/--tls-cert/--tls-key, or from dask's
+    config `distributed.comm.tls.*`), and a plain `tcp://` scheduler on another host is refused unless
+    `insecure` is given (a network the team trusts)."""
+    from urllib.parse import urlsplit
+
+    scheme = address.split("://", 1)[0] if "://" in address else "tcp"
+    given = [v for v in (ca, cert, key) if v]
+    if scheme == "tls":
+        from distributed.security import Security
+
+        if given and len(given) < 3:
+            raise InputError(f"--cluster {address}: TLS needs all of --tls-ca, --tls-cert and --tls-key")
+        for option, path in (("--tls-ca", ca), ("--tls-cert", cert), ("--tls-key", key)):
+            if path and not Path(path).is_file():
+                raise InputError(f"{option} {path}: no such file")
+        security = Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, require_encryption=True) \
+            if given else Security(require_encryption=True)
+        if not security.tls_ca_file or not security.tls_client_cert:
+            raise InputError(f"--cluster {address}: a tls:// scheduler needs --tls-ca, --tls-cert and --tls-key (or "
+                             "dask's config distributed.comm.tls.ca-file / client.cert / client.key)")
+        return security
+    if given:
+        raise InputError(f"--cluster {address}: --tls-* options need a tls:// scheduler address")
+    host = urlsplit(address if "://" in address else f"tcp://{address}").hostname or ""
+    if host not in LOOPBACK_HOSTS and not host.startswith("127.") and not insecure:
+        raise InputError(f"--cluster {address}: a plain {scheme}:// scheduler on another host is refused: dask moves "
+                         "pickles between client, scheduler and workers, so anyone who can reach that scheduler can "
+                         "run code beside the real data. Use a tls:// scheduler (--tls-ca, --tls-cert, --tls-key), or "
+                         "pass --insecure on a network you trust")
+    return None
+
+
 @contextlib.contextmanager
-def cluster(workers: int | None = None, address: str | None = None) -> Iterator[Any]:
+def cluster(workers: int | None = None, address: str | None = None, security=None) -> Iterator[Any]:
     """A dask `Client`: on a new LocalCluster of `workers` single-thread processes on 127.0.0.1, or on
-    the scheduler at `address`. Yields None when neither is given (today's single-process run)."""
+    the scheduler at `address` (with `security`, see `security_for`). Yields None when neither is given
+    (today's single-process run)."""
     if not workers and not address:
         yield None
         return
@@ -81,9 +123,9 @@ def cluster(workers: int | None = None, address: str | None = None) -> Iterator[
         raise InputError(f"--workers/--cluster need dask.distributed: {exc}") from exc
     if address:
         try:
-            client = Client(address, timeout="5s")
+            client = Client(address, timeout="5s", security=security)
         except (OSError, TimeoutError) as exc:
-            raise InputError(f"--cluster {address}: no dask scheduler answered there ({exc})") from exc
+            raise InputError(f"--cluster {address}: no dask scheduler answered there ({str(exc)[:200]})") from exc
         with client:
             yield client
         return

@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from synthgen.errors import InputError
+from synthgen.errors import InputError, excerpt
 
 Kind = Literal["numeric", "categorical", "datetime"]
 # Integer columns with at most this many distinct values are treated as categories (codes).
@@ -60,21 +60,21 @@ def rare_class_plan(counts: dict[str, int], *, min_rows: int, policy: str, origi
     rare = {c: n for c, n in counts.items() if n < min_rows}
     if not rare:
         return {}, []
-    shown = ", ".join(f"{c!r} ({n})" for c, n in sorted(rare.items(), key=lambda kv: kv[1]))
+    shown = ", ".join(f"{excerpt(c)} ({n})" for c, n in sorted(rare.items(), key=lambda kv: kv[1]))
     if policy == "refuse":
         raise InputError(
-            f"{origin}: label {label!r}: {len(rare)} class(es) have fewer than {min_rows} rows "
+            f"{origin}: label {excerpt(label)}: {len(rare)} class(es) have fewer than {min_rows} rows "
             f"(split.min_class_rows): {shown}. Too few to train on, hold out and judge. Drop or merge "
             "those rows, or let synthgen do it: --set split.rare_classes=drop (remove them) or "
             "--set split.rare_classes=merge (relabel them `other`); or lower split.min_class_rows")
     if policy == "drop":
-        return {c: None for c in rare}, [f"label {label!r}: dropped {len(rare)} rare class(es) below "
+        return {c: None for c in rare}, [f"label {excerpt(label)}: dropped {len(rare)} rare class(es) below "
                                          f"{min_rows} rows (split.rare_classes=drop): {shown}"]
     merged = sum(rare.values()) + counts.get("other", 0)
     if merged < min_rows:
-        raise InputError(f"{origin}: label {label!r}: merging the rare classes {shown} into `other` gives "
+        raise InputError(f"{origin}: label {excerpt(label)}: merging the rare classes {shown} into `other` gives "
                          f"only {merged} rows (< split.min_class_rows={min_rows}); use split.rare_classes=drop")
-    return {c: "other" for c in rare}, [f"label {label!r}: merged {len(rare)} rare class(es) below {min_rows} "
+    return {c: "other" for c in rare}, [f"label {excerpt(label)}: merged {len(rare)} rare class(es) below {min_rows} "
                                         f"rows into `other` (split.rare_classes=merge): {shown}"]
 
 
@@ -116,18 +116,18 @@ def prepare_table(
         )
     drop = [c for c, t in overrides.items() if t == "drop"]
     if label in drop:
-        raise InputError(f"{origin}: the label column {label!r} cannot be dropped")
+        raise InputError(f"{origin}: the label column {excerpt(label)} cannot be dropped")
     frame = frame.drop(drop)
     if label not in frame.columns:
-        raise InputError(f"{origin}: label column {label!r} not found (columns: {frame.columns})")
+        raise InputError(f"{origin}: label column {excerpt(label)} not found (columns: {frame.columns})")
     if frame.width < 2:
-        raise InputError(f"{origin}: the table needs at least one column besides the label {label!r}")
+        raise InputError(f"{origin}: the table needs at least one column besides the label {excerpt(label)}")
 
     label_series = frame.get_column(label)
     unlabeled = label_series.null_count()
     if unlabeled * 2 > frame.height:
         raise InputError(
-            f"{origin}: label column {label!r} is null in {unlabeled} of {frame.height} rows; fill the labels "
+            f"{origin}: label column {excerpt(label)} is null in {unlabeled} of {frame.height} rows; fill the labels "
             "or choose another label column (rows without a label are dropped only when they are a minority)"
         )
     if unlabeled:  # a poll's "no answer", a record never coded: the generator cannot condition on them
@@ -157,20 +157,20 @@ def prepare_table(
     n_classes = label_series.n_unique()
     if n_classes < 2:
         raise InputError(
-            f"{origin}: label column {label!r} has a single class ({label_series[0]!r}); "
+            f"{origin}: label column {excerpt(label)} has a single class ({excerpt(label_series[0])}); "
             "a labeled generator needs at least two"
         )
 
     kinds: dict[str, Kind] = {}
-    warnings: list[str] = [f"label {label!r}: {unlabeled} row(s) without a label dropped"] if unlabeled else []
+    warnings: list[str] = [f"label {excerpt(label)}: {unlabeled} row(s) without a label dropped"] if unlabeled else []
     warnings += label_notes
-    warnings += [f"column {c!r}: {k} inf/-inf value(s) treated as missing" for c, k in infinite.items()]
+    warnings += [f"column {excerpt(c)}: {k} inf/-inf value(s) treated as missing" for c, k in infinite.items()]
     n = frame.height
     for name in frame.columns:
         series = frame.get_column(name)
         if series.null_count() == n:
             raise InputError(
-                f"{origin}: column {name!r} is entirely null; drop it (columns.{name}.type: drop)"
+                f"{origin}: column {excerpt(name)} is entirely null; drop it (columns.{name}.type: drop)"
             )
         wanted = overrides.get(name)
         kind: Kind = wanted if wanted in ("numeric", "categorical", "datetime") else _infer_kind(series)
@@ -178,34 +178,34 @@ def prepare_table(
             kind = "categorical"
         if kind == "numeric" and not series.dtype.is_numeric():
             raise InputError(
-                f"{origin}: column {name!r} is typed numeric but holds {series.dtype} values"
+                f"{origin}: column {excerpt(name)} is typed numeric but holds {series.dtype} values"
             )
         if kind == "datetime" and not series.dtype.is_temporal():
             raise InputError(
-                f"{origin}: column {name!r} is typed datetime but holds {series.dtype}; "
+                f"{origin}: column {excerpt(name)} is typed datetime but holds {series.dtype}; "
                 "convert it to a date/datetime column first"
             )
         if kind == "categorical":
             distinct = series.drop_nulls().n_unique()
             if name != label and distinct > max(near_unique_ratio * n, 20):
                 raise InputError(
-                    f"{origin}: column {name!r} is typed categorical but has {distinct} distinct "
+                    f"{origin}: column {excerpt(name)} is typed categorical but has {distinct} distinct "
                     f"values in {n} rows ({distinct / n:.0%}): CTGAN would memorise and copy its "
                     f"values (a privacy leak). Declare it numeric (columns.{name}.type: numeric) "
                     f"if it is a quantity, or drop it (columns.{name}.type: drop) if it is an ID"
                 )
             if distinct > max_categories:
                 raise InputError(
-                    f"{origin}: column {name!r} has {distinct} categories (limit "
+                    f"{origin}: column {excerpt(name)} has {distinct} categories (limit "
                     f"validation.max_categories={max_categories}); group rare values or drop it"
                 )
             if name != label and distinct > 0.2 * n:
                 warnings.append(
-                    f"column {name!r}: {distinct} categories in {n} rows; watch rare_value_excess"
+                    f"column {excerpt(name)}: {distinct} categories in {n} rows; watch rare_value_excess"
                 )
         kinds[name] = kind
     if n_classes > max_categories:
-        raise InputError(f"{origin}: label column {label!r} has {n_classes} classes; is it really a label?")
+        raise InputError(f"{origin}: label column {excerpt(label)} has {n_classes} classes; is it really a label?")
     return LabeledTable(frame=frame, label=label, kinds=kinds, origin=origin, warnings=tuple(warnings))
 
 
@@ -284,3 +284,56 @@ def split_images(data: LabeledImages, *, holdout: float, random_state: int,
     mask = holdout_mask(data.labels.astype(str), holdout=holdout, random_state=random_state,
                         stratify=stratify, origin=data.origin)
     return data.subset(np.flatnonzero(~mask)), data.subset(np.flatnonzero(mask))
+
+
+RARE_TOKEN = "_RARE_"
+
+
+def protect_values(train: LabeledTable, *, min_rows: int, enabled: bool = True) -> tuple[LabeledTable, dict]:
+    """Value protection of the training split, before anything learns from it.
+
+    Categorical features: a category carried by fewer than `min_rows` training rows becomes `_RARE_` (a
+    column of integer or boolean codes becomes text to hold it). Numeric and datetime features: values
+    below the min_rows-th smallest or above the min_rows-th largest training value are clipped to it, so
+    every bound the model, the data or the published expectations can show is shared by >= min_rows real
+    rows. The label is not touched. The holdout is never published and is judged as it is (what protection
+    costs shows in the gates; screening scores real extremes as they are). The report counts what changed,
+    never which values."""
+    if not enabled:
+        return train, {"enabled": False, "note": "value protection is off: rare categories and extreme values of "
+                       "the real rows are in the model and may be in the synthetic data"}
+    tf = train.frame
+    report: dict[str, dict] = {}
+    for name in train.features:
+        kind = train.kinds[name]
+        column = tf.get_column(name)
+        if kind == "categorical":
+            text = column.cast(pl.String)
+            counts = text.drop_nulls().value_counts()
+            rare = [v for v, k in counts.iter_rows() if k < min_rows]
+            if not rare:
+                continue
+            token = RARE_TOKEN
+            while token in set(counts.get_column(counts.columns[0]).to_list()):
+                token += "_"
+            col = pl.col(name).cast(pl.String)
+            tf = tf.with_columns(pl.when(col.is_in(rare)).then(pl.lit(token)).otherwise(col).alias(name))
+            report[name] = {"rare_categories": len(rare), "rows": int(text.is_in(rare).sum()), "token": token,
+                            **({"now_text": str(column.dtype)} if column.dtype != pl.String else {})}
+        elif kind in ("numeric", "datetime"):
+            values = column.drop_nulls()
+            if column.dtype.is_float():
+                values = values.filter(values.is_finite())
+            if values.len() < 2 * min_rows:
+                continue
+            ordered = values.sort()
+            lo, hi = ordered[min_rows - 1], ordered[-min_rows]
+            low, high = int((values < lo).sum()), int((values > hi).sum())
+            if not (low or high):
+                continue
+            tf = tf.with_columns(pl.col(name).clip(lo, hi).cast(column.dtype))
+            report[name] = {"clipped_low": low, "clipped_high": high}
+    return train.with_frame(tf), {
+        "enabled": True, "min_rows": min_rows, "columns": report,
+        "rows_changed": sum(r.get("rows", 0) + r.get("clipped_low", 0) + r.get("clipped_high", 0)
+                            for r in report.values())}

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 
+def excerpt(value, limit: int = 60) -> str:
+    """A short, quoted excerpt of an input value for an error message: messages (and the logs they reach)
+    never repeat more than `limit` characters of what a user or a file handed in."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}…({len(text):,} characters)"
+
+
 class SynthgenError(Exception):
     """Base class; `exit_code` is what the CLI returns."""
 

@@ -22,8 +22,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from synthgen import publish as pub
 from synthgen.atomic import atomic_directory
 from synthgen.catalog import latest_card, version_card
@@ -103,6 +101,9 @@ class Run:
         relevant = {k: v for k, v in spec.items() if k not in UNTRAINED_FIELDS}
         relevant["source_fingerprint"] = self.read("source.json")["source"]["fingerprint"]
         key = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+        from synthgen.atomic import private_dir
+
+        private_dir(Path(self.info["out_dir"]) / MODELS)     # trained models: the owner's only until published
         return Path(self.info["out_dir"]) / MODELS / self.info["dataset"] / key
 
     def model_lock(self) -> Path:
@@ -155,13 +156,14 @@ def load_data(run: Path) -> dict:
     train, holdout, source, warnings = r.adapter.load(r.spec, Path(r.info["spec_dir"]))
     r.adapter.save_real(r.work, train, holdout)
     summary = {"source": source.as_dict(), "train_rows": len(train), "holdout_rows": len(holdout),
-               "warnings": warnings}
+               "warnings": warnings, **({"protection": train.meta["protection"]}
+                                        if "protection" in getattr(train, "meta", {}) else {})}
     origin = r.info.get("origin")
     if origin and origin["fingerprint"] != source.fingerprint:
         raise InputError(f"{r.info['dataset']}: the source changed since version {origin['version']} was trained "
                          f"(fingerprint {origin['fingerprint'][:19]}… then, {source.fingerprint[:19]}… now): a "
                          "sample from that model would be judged against other data. Retrain with `synthgen run`.")
-    preflight(r.spec, train)
+    preflight(r.spec, train, r.adapter)
     r.write("source.json", summary)
     r.record_time("load_data_s", time.perf_counter() - start)
     if not r.info.get("force"):
@@ -172,11 +174,12 @@ def load_data(run: Path) -> dict:
 SAMPLE_MEMORY_FACTOR = 3   # a sample is held about this many times over (draws, the combined set, its file)
 
 
-def preflight(spec, train) -> None:
+def preflight(spec, train, adapter) -> None:
     """What the spec asks of the data, checked before anything trains: the sample's class counts
     (`sample.per_class` names and totals against the label's classes), the sample's size against this
     machine's memory, and the screening section's normal classes."""
     from synthgen.generators import resolve_class_counts
+    from synthgen.resources import available_memory
     from synthgen.screening import normal_classes
 
     counts = train.class_counts()
@@ -188,8 +191,8 @@ def preflight(spec, train) -> None:
     total = sum(wanted.values())
     if total == 0:
         raise InputError(f"{spec.name} spec: sample.per_class asks for 0 rows of every class; ask for at least one")
-    per_row = _bytes_per_row(train)
-    available = _available_memory()
+    per_row = adapter.item_bytes(train)
+    available = available_memory()
     if available and total * per_row * SAMPLE_MEMORY_FACTOR > available:
         fits = int(available / (per_row * SAMPLE_MEMORY_FACTOR))
         raise InputError(f"{spec.name} spec: sample.rows={total} would need about "
@@ -198,23 +201,6 @@ def preflight(spec, train) -> None:
                          f"{fits} rows (--set sample.rows={fits}) and draw more in further versions with synthgen sample")
     if spec.screen is not None:
         normal_classes(spec, list(counts))
-
-
-def _bytes_per_row(train) -> float:
-    frame = getattr(train, "frame", None)
-    if frame is not None:
-        return max(frame.estimated_size() / max(frame.height, 1), 1.0)
-    return float(np.prod(train.shape))
-
-
-def _available_memory() -> int | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return None
 
 
 def _unchanged(r: Run, fingerprint: str) -> dict | None:
@@ -447,11 +433,28 @@ def write_report(run: Path) -> Path:
     html = r.adapter.report(card, r.metrics, r.data("train"), r.data("holdout"), r.data("synthetic"),
                             r.model_meta)
     (r.dataset / "report.html").write_text(html)
+    review = r.adapter.review(card, r.metrics, r.data("train"), r.data("holdout"), r.data("synthetic"))
+    if review is not None:   # real data beside synthetic: a private folder beside the screening reports
+        card["review_report"] = str(_write_review(r, review))
     r.record_time("report_s", time.perf_counter() - start)
     card["timings"] = r.read("timings.json")
     pub.write_json(r.dataset / "card.json", card)
     (r.dataset / "card.md").write_text(card_markdown(card))
     return r.dataset / "report.html"
+
+
+REVIEW_DIR = "review"   # DIR/<dataset>/review/<version>/report.html: shows real data, owner-only (0700)
+
+
+def _write_review(r: Run, html: str) -> Path:
+    from synthgen.atomic import private_dir
+
+    info = r.info
+    root = pub.within(info["out_dir"], Path(info["out_dir"]) / pub.checked(info["dataset"], "dataset") / REVIEW_DIR)
+    folder = private_dir(root) / pub.checked_version(info["version"])
+    folder.mkdir(exist_ok=True)
+    (folder / "report.html").write_text(html)
+    return folder / "report.html"
 
 
 def finish(run: Path) -> Path:
@@ -518,6 +521,9 @@ def start_sample(dataset: str, datasets: str | Path, *, version: str | None = No
     names the version it came from (`sampled_from`)."""
     from synthgen.spec import spec_from_dict
 
+    pub.checked(dataset, "dataset")
+    if version is not None:
+        pub.checked_version(version)
     datasets = Path(datasets).resolve()
     root = datasets / dataset
     if not root.is_dir():

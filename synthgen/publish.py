@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import time
 import uuid
@@ -24,11 +25,39 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from synthgen.atomic import move_into_place, write_json
+from synthgen.atomic import dir_mode, move_into_place, private_dir, write_json
 from synthgen.errors import InputError
 
 STAGING = ".staging"
 QUARANTINE = "_quarantine"
+RESERVED = "versions"     # .staging/versions/<name>@<version>: a version name reserved by a live run
+
+# Every path synthgen writes or removes is built from these names, so none can leave DIR/<name>/:
+# no "/", no "..", not absolute, no leading "." or "_" (the folders synthgen keeps for itself).
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_\-]{0,99}")
+VERSION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
+
+
+def checked(value: str, what: str, pattern: re.Pattern = NAME_PATTERN) -> str:
+    """`value` when it is a plain folder name of the pattern; otherwise exit 2 naming it (a short excerpt)."""
+    if not isinstance(value, str) or not pattern.fullmatch(value) or ".." in value:
+        shown = repr(value[:60] + "…" if isinstance(value, str) and len(value) > 60 else value)
+        raise InputError(f"{what} {shown} is not a plain name: use letters, digits, '_' and '-' "
+                         f"(and '.' in versions), starting with a letter or digit, at most 100 characters")
+    return value
+
+
+def checked_version(value: str, what: str = "version") -> str:
+    return checked(value, what, VERSION_PATTERN)
+
+
+def within(base: Path, path: Path) -> Path:
+    """`path`, resolved, when it lies under `base` (resolved); otherwise exit 2: nothing is written or
+    removed outside the output folder, whatever a spec, a pointer file or an argument says."""
+    base, resolved = Path(base).resolve(), Path(path).resolve()
+    if resolved != base and base not in resolved.parents:
+        raise InputError(f"{path}: lies outside the output folder {base}")
+    return resolved
 
 
 def new_version() -> str:
@@ -75,15 +104,82 @@ def _lock_of(run: Path) -> Path:
 
 
 def create_staging(out_dir: Path, name: str, version: str) -> Path:
-    final = out_dir / name / version
-    if final.exists():
-        raise InputError(f"{final}: this dataset version already exists; choose another output.version")
+    """A run folder for version `version` of dataset `name`, with the version name reserved for this run
+    (atomically: two runs that ask for the same fixed version cannot both get it; the second is exit 2).
+    A version that exists, published or quarantined, is refused before anything runs."""
+    checked(name, "dataset name")
+    checked_version(version, "output.version")
+    out_dir = Path(out_dir).resolve()
+    for taken in (out_dir / name / version, out_dir / QUARANTINE / name / version):
+        if within(out_dir, taken).exists():
+            raise InputError(f"{taken}: version {version!r} of {name!r} already exists"
+                             f"{' (refused, in quarantine)' if QUARANTINE in taken.parts else ''}; choose another "
+                             "output.version (or leave it unset: a time stamp)")
+    private_dir(out_dir / STAGING)     # real rows, checkpoints, reservations: the owner's only
     clean_stale(out_dir)
     run = out_dir / STAGING / f"{name}-{version}-{uuid.uuid4().hex[:8]}"
     hold_lock(_lock_of(run))  # before the folder exists: no one can take a live run for a dead one
+    try:
+        _reserve(out_dir, name, version, run)
+    except BaseException:
+        release_lock(_lock_of(run), remove=True)
+        raise
     (run / "dataset").mkdir(parents=True)
+    os.chmod(run / "dataset", dir_mode())   # the folder that is published: an ordinary folder
     (run / "work").mkdir()
     return run
+
+
+def work_folder(out_dir: Path, kind: str) -> Path:
+    """A private folder under `.staging` owned by this process like a run folder (its lock is released when
+    the process dies, so the next run or `synthgen clean` removes it): e.g. a scorer handed to dask
+    workers, which may hold real rows."""
+    out_dir = Path(out_dir).resolve()
+    private_dir(out_dir / STAGING)
+    folder = out_dir / STAGING / f"{kind}-{uuid.uuid4().hex[:8]}"
+    hold_lock(_lock_of(folder))
+    folder.mkdir()
+    return folder
+
+
+def _reservation(out_dir: Path, name: str, version: str) -> Path:
+    return Path(out_dir) / STAGING / RESERVED / f"{name}@{version}"
+
+
+def _reserve(out_dir: Path, name: str, version: str, run: Path) -> None:
+    """Create the reservation file (O_EXCL). One left by a dead run (its lock is free) is taken over."""
+    path = _reservation(out_dir, name, version)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            owner = path.read_text().strip() if path.exists() else ""
+            lock = _lock_of(path.parent.parent / owner) if owner else None
+            if lock is not None and lock.exists() and not hold_lock(lock, wait=False):
+                raise InputError(f"version {version!r} of {name!r} is being written by another run now "
+                                 f"({owner}); choose another output.version") from None
+            if lock is not None and str(lock) in _HELD:
+                release_lock(lock)
+            path.unlink(missing_ok=True)          # a dead run's reservation
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(run.name)
+        return
+    raise InputError(f"version {version!r} of {name!r}: could not reserve it; try again")
+
+
+def _release_reservation(run: Path) -> None:
+    folder = run.parent / RESERVED
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        try:
+            if path.read_text().strip() == run.name:
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass
+    drop_empty(folder)
 
 
 def clean_stale(out_dir: Path, *, unlocked_age_s: float = 3600) -> list[Path]:
@@ -93,7 +189,7 @@ def clean_stale(out_dir: Path, *, unlocked_age_s: float = 3600) -> list[Path]:
     removed = []
     if not staging.is_dir():
         return removed
-    for folder in sorted(p for p in staging.iterdir() if p.is_dir() and p.name != CHECKPOINTS):
+    for folder in sorted(p for p in staging.iterdir() if p.is_dir() and p.name not in (CHECKPOINTS, RESERVED)):
         lock = _lock_of(folder)
         if lock.exists():
             if not hold_lock(lock, wait=False):
@@ -108,36 +204,55 @@ def clean_stale(out_dir: Path, *, unlocked_age_s: float = 3600) -> list[Path]:
     for lock in staging.glob("*.lock"):  # a lock whose folder is gone (killed between the two steps)
         if not lock.with_suffix("").exists() and hold_lock(lock, wait=False):
             release_lock(lock, remove=True)
+    reserved = staging / RESERVED
+    for path in sorted(reserved.iterdir()) if reserved.is_dir() else []:   # version names of dead runs
+        try:
+            owner = path.read_text().strip()
+        except OSError:
+            continue
+        if not (staging / owner).exists() and not (staging / f"{owner}.lock").exists():
+            path.unlink(missing_ok=True)
+    if reserved.is_dir():
+        drop_empty(reserved)
     return removed
 
 
 def prune_versions(dataset_dir: Path, keep: int | None) -> list[Path]:
     """Keep the newest `keep` published versions (by their card's creation time, then name); never the
-    one LATEST names."""
+    one LATEST names, and never a folder that is not a version of this dataset (its card must name the
+    dataset and the folder's own version: `screening/` and anything else a user keeps there stay). A
+    folder is renamed aside first, then removed, so a reader never sees half a version."""
     if not keep:
         return []
     import json
 
+    dataset_dir = Path(dataset_dir)
     latest = (dataset_dir / "LATEST").read_text().strip() if (dataset_dir / "LATEST").is_file() else None
 
-    def created(folder: Path) -> tuple[str, str]:
+    def card(folder: Path) -> dict | None:
         try:
-            return json.loads((folder / "card.json").read_text()).get("created", ""), folder.name
+            found = json.loads((folder / "card.json").read_text())
         except (OSError, ValueError):
-            return "", folder.name
+            return None
+        ok = isinstance(found, dict) and found.get("dataset") == dataset_dir.name and found.get("version") == folder.name
+        return found if ok else None
 
-    versions = sorted((p for p in dataset_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                      key=created, reverse=True)
+    versions = [(c.get("created", ""), p.name, p) for p in dataset_dir.iterdir()
+                if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and (c := card(p)) is not None]
     removed = []
-    for folder in versions[keep:]:
-        if folder.name != latest:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
+    for _, _, folder in sorted(versions, reverse=True)[keep:]:
+        if folder.name == latest:
+            continue
+        aside = folder.parent / f".pruned-{folder.name}-{uuid.uuid4().hex[:8]}"
+        os.rename(folder, aside)
+        shutil.rmtree(aside, ignore_errors=True)
+        removed.append(folder)
     return removed
 
 
 def publish(run: Path, out_dir: Path, name: str, version: str) -> Path:
-    final = move_into_place(run / "dataset", out_dir / name / version)
+    final = move_into_place(run / "dataset", within(out_dir, Path(out_dir) / checked(name, "dataset name")
+                                                    / checked_version(version)))
     pointer = final.parent / "LATEST"
     tmp = final.parent / f".LATEST.{uuid.uuid4().hex[:8]}"
     tmp.write_text(version + "\n")
@@ -150,7 +265,8 @@ def quarantine(run: Path, out_dir: Path, name: str, version: str, reasons: list[
                next_steps: dict[str, str] | None = None) -> Path:
     write_json(run / "dataset" / "reasons.json", {"dataset": name, "version": version, "reasons": reasons,
                                                   "next_steps": next_steps or {}})
-    final = move_into_place(run / "dataset", out_dir / QUARANTINE / name / version)
+    final = move_into_place(run / "dataset", within(out_dir, Path(out_dir) / QUARANTINE / checked(name, "dataset name")
+                                                    / checked_version(version)))
     discard(run)
     return final
 
@@ -158,6 +274,7 @@ def quarantine(run: Path, out_dir: Path, name: str, version: str, reasons: list[
 def discard(run: Path) -> None:
     """A run that failed before its verdict leaves nothing behind."""
     remove_folder(run, empty_parents=0)
+    _release_reservation(run)
     release_lock(_lock_of(run), remove=True)
     drop_empty(run.parent)
 

@@ -310,12 +310,10 @@ def scorer_for_spec(spec, base_dir: Path, *, out: str | Path | None = None):
 
 def screen_spec(spec_path: str | Path, *, input: str | Path | None = None, out: str | Path | None = None,
                 overrides: list[str] | tuple[str, ...] = (), datasets: str | Path | None = None,
-                chunk_size: int = CHUNK, workers: int | None = None, cluster: str | None = None) -> dict[str, Any]:
+                chunk_size: int = CHUNK, workers: int | None = None, cluster: str | None = None,
+                tls: list[str] | None = None, insecure: bool = False) -> dict[str, Any]:
     """`synthgen screen SPEC [--input PATH]`: without --input, the spec's own holdout split (in memory);
     an --input is streamed in ranges of `chunk_size` items, on a dask cluster with --workers/--cluster."""
-    import shutil
-    import uuid
-
     from synthgen.publish import new_version
     from synthgen.spec import load_spec
 
@@ -332,17 +330,24 @@ def screen_spec(spec_path: str | Path, *, input: str | Path | None = None, out: 
         summary = screen_and_write(scorer, data, out_dir, top_k=top_k, title=title,
                                    origin=f"{spec.name} holdout split", dataset=spec.name)
     else:
-        from synthgen.cluster import check_shared, cluster as dask_cluster
+        from synthgen.cluster import check_shared, cluster as dask_cluster, security_for
 
+        security = security_for(cluster, **dict(zip(("ca", "cert", "key"), tls or ())), insecure=insecure) \
+            if cluster else None
         path = Path(input) if Path(input).is_absolute() else (Path.cwd() / input).resolve()
         chunks = MODALITIES.get(spec.modality).input_chunks(spec, path, loaded.base_dir)
-        with dask_cluster(workers, cluster) as client:
+        with dask_cluster(workers, cluster, security) as client:
             scorer_dir = None
             if client is not None:  # the workers read the scorer and the input from shared storage
+                from synthgen.publish import work_folder
+
                 out_dir = out_dir.resolve()
-                scorer_dir = out_dir.parent / f".scorer-{uuid.uuid4().hex[:8]}"
+                # a private, owned folder under .staging: a k-NN scorer holds real rows; a killed run's copy is
+                # removed by the next run or `synthgen clean`
+                scorer_dir = work_folder(Path(datasets or spec.output.dir), "scorer")
                 if cluster:
-                    check_shared(client, {"output folder": out_dir.parent, "input folder": path.parent})
+                    check_shared(client, {"output folder": out_dir.parent, "scorer folder": scorer_dir,
+                                          "input folder": path.parent})
                 save_scorer(scorer, scorer_dir)
             try:
                 summary = screen_stream(scorer, chunks, out_dir, top_k=top_k, title=title, origin=str(input),
@@ -350,6 +355,8 @@ def screen_spec(spec_path: str | Path, *, input: str | Path | None = None, out: 
                                         scorer_dir=scorer_dir)
             finally:
                 if scorer_dir is not None:
-                    shutil.rmtree(scorer_dir, ignore_errors=True)
+                    from synthgen.publish import discard
+
+                    discard(scorer_dir)
     summary["scorer_origin"] = origin
     return summary

@@ -22,12 +22,24 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
-from synthgen.errors import InputError
+from synthgen.errors import InputError, excerpt
 from synthgen.params import Params
 
 
+MAX_SPEC_BYTES = 1_000_000     # a spec is a page of settings; anything near this size is not one
+
+
 class _YAML12Loader(yaml.SafeLoader):
-    """YAML 1.2 booleans: only true/false. YAML 1.1 reads a class called `Yes` or `No` as a bool."""
+    """YAML 1.2 booleans: only true/false. YAML 1.1 reads a class called `Yes` or `No` as a bool.
+    Aliases (`*name`) are refused where they occur, before anything expands: a few hundred bytes of nested
+    aliases expand to gigabytes ("billion laughs"), and a spec never needs one."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, f"aliases (*{event.anchor[:40]}) are not allowed in a "
+                                              "spec: write the value out", event.start_mark)
+        return super().compose_node(parent, index)
 
 
 _YAML12Loader.yaml_implicit_resolvers = {
@@ -180,9 +192,20 @@ class ValidationSpec(_Strict):
 
 class OutputSpec(_Strict):
     dir: str = Field("reports/datasets", description="Datasets land in DIR/<name>/<version>/; a relative DIR is taken from the current directory.")
-    version: str | None = Field(None, description="Default: UTC time stamp of the run.")
+    version: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$",
+                                description="A plain folder name (letters, digits, '_', '-', '.'; no '/' or "
+                                "'..'); default: UTC time stamp of the run. An existing version, published or "
+                                "refused, is refused before the run starts.")
     keep: int | None = Field(None, ge=1, description="Keep the newest N published versions (the one LATEST names "
-                             "always stays); null = keep all.")
+                             "always stays; only folders whose card names this dataset and version are ever "
+                             "removed); null = keep all.")
+
+    @field_validator("version")
+    @classmethod
+    def _plain_version(cls, value):
+        if value is not None and ".." in value:
+            raise ValueError("must not contain '..'")
+        return value
 
 
 class ScheduleSpec(_Strict):
@@ -196,14 +219,27 @@ class _ScreenSpec(_Strict):
     top_k: int = Field(16, ge=1, description="Highest-scoring items shown in the screening report.")
 
 
+class ProtectionSpec(_Strict):
+    """Value protection before training (on by default): what a single real row alone carries never reaches
+    the model, so it cannot reach the synthetic data, the model files or the published expectations."""
+
+    enabled: bool = Field(True, description="Off: rare categories and extreme values of the real rows are in "
+                          "the model and may be in the synthetic data (the card says so).")
+    min_rows: int = Field(5, ge=2, description="A category carried by fewer training rows becomes `_RARE_`; "
+                          "numeric and date values below the min_rows-th smallest or above the min_rows-th "
+                          "largest training value are clipped to it (so every published bound is shared by "
+                          "at least min_rows rows). The label's classes are not touched (split.min_class_rows).")
+
+
 class _TabularSpec(_Strict):
     modality: Literal["tabular"]
-    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,99}$")]
     description: str = ""
     source: SourceSpec
     label: str
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     split: SplitSpec = Field(default_factory=SplitSpec)
+    protection: ProtectionSpec = Field(default_factory=ProtectionSpec)
     sample: SampleSpec = Field(default_factory=SampleSpec)
     gates: TabularGates = Field(default_factory=TabularGates)
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
@@ -299,7 +335,7 @@ class ImageValidationSpec(_Strict):
 
 class _ImageSpec(_Strict):
     modality: Literal["image"]
-    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,99}$")]
     description: str = ""
     source: ImageSourceSpec
     image: ImageShapeSpec = Field(default_factory=ImageShapeSpec)
@@ -413,7 +449,7 @@ class LoadedSpec(BaseModel):
 def parse_override(text: str) -> tuple[list[str], Any]:
     """`model.epochs=5` -> (["model", "epochs"], 5); the value is read as YAML."""
     if "=" not in text:
-        raise InputError(f"--set {text!r}: expected KEY=VALUE, e.g. model.epochs=5")
+        raise InputError(f"--set {excerpt(text)}: expected KEY=VALUE, e.g. model.epochs=5")
     key, raw = text.split("=", 1)
     parts = [p for p in key.strip().split(".") if p]
     if not parts:
@@ -449,7 +485,8 @@ def _format_errors(exc: ValidationError, origin: str) -> str:
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         got = err.get("input")
-        shown = "" if err["type"] in ("extra_forbidden", "missing") or isinstance(got, dict) else f" (got {got!r})"
+        shown = "" if err["type"] in ("extra_forbidden", "missing") or isinstance(got, (dict, list)) \
+            else f" (got {excerpt(got)})"
         lines.append(f"  {loc}: {msg}{shown}")
     return f"{origin}: invalid spec\n" + "\n".join(lines)
 
@@ -472,6 +509,8 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: spec file not found")
+    if path.stat().st_size > MAX_SPEC_BYTES:
+        raise InputError(f"{path}: {path.stat().st_size:,} bytes is not a spec (at most {MAX_SPEC_BYTES:,})")
     try:
         raw = read_yaml(path.read_text())
     except yaml.YAMLError as exc:

@@ -114,8 +114,18 @@ class Modality:
     def context(self, spec, train, holdout, synthetic):
         raise NotImplementedError
 
-    def report(self, card: dict, metrics: dict, train, holdout, synthetic, model_meta: dict) -> str:
+    def item_bytes(self, data) -> float:
+        """Bytes one row / image of `data` takes in memory (to bound a sample before it is drawn)."""
         raise NotImplementedError
+
+    def report(self, card: dict, metrics: dict, train, holdout, synthetic, model_meta: dict) -> str:
+        """The dataset report: synthetic data, distances and aggregates only (it is published)."""
+        raise NotImplementedError
+
+    def review(self, card: dict, metrics: dict, train, holdout, synthetic) -> str | None:
+        """A report that shows real data beside synthetic data (never published: written to the private
+        review folder outside the dataset), or None when the dataset report needs no such companion."""
+        return None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from synthgen.data import LabeledImages
-from synthgen.errors import InputError
+from synthgen.errors import InputError, excerpt
 from synthgen.modalities.base import Modality, ScorerInput, register
 
 
@@ -86,8 +86,22 @@ def _apply_rare_plan(data: LabeledImages, plan: dict[str, str | None]) -> Labele
 
 
 def _safe(label: str) -> str:
-    """A class name as a folder name."""
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(label)) or "_"
+    """A class name as a folder name: letters, digits, '-', '_' and '.' (never leading, so never `..`),
+    at most 100 characters."""
+    name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(label)).lstrip(".")
+    return name[:100] or "_"
+
+
+def check_class_folders(classes, origin: str) -> None:
+    """Refuse class names that would share a folder of the published `images/` (e.g. `a b` and `a_b`, or
+    `A` and `a` on a case-insensitive file system): one class's files would overwrite the other's."""
+    seen: dict[str, str] = {}
+    for cls in classes:
+        key = _safe(cls).casefold()
+        if key in seen:
+            raise InputError(f"{origin}: classes {excerpt(seen[key])} and {excerpt(cls)} would be written to the same "
+                             f"folder images/{_safe(cls)}/ of the synthetic dataset; rename one of them")
+        seen[key] = cls
 
 
 @register
@@ -129,6 +143,7 @@ class ImageModality(Modality):
         from synthgen.data import rare_class_plan
 
         data, source = read_images(spec.source, spec.image, base_dir)
+        check_class_folders(data.classes, source.location)
         counts = data.class_counts()
         if len([c for c, n in counts.items() if n]) < 2:
             raise InputError(f"{source.location}: needs at least two classes with images, found {counts}")
@@ -179,6 +194,9 @@ class ImageModality(Modality):
                 labels, images, ids = npz["labels"].astype(object), npz["images"], npz["ids"]
         return LabeledImages(images=images, labels=labels, classes=classes, origin=which, ids=ids)
 
+    def item_bytes(self, data) -> float:
+        return float(np.prod(data.shape))
+
     def write_synthetic(self, dataset: Path, synthetic: LabeledImages, *, random_state: int) -> None:
         """images/<class>/<n>.png + labels.parquet (file, label, seed) + data.npz (MedMNIST layout)."""
         from PIL import Image
@@ -220,3 +238,8 @@ class ImageModality(Modality):
         from synthgen.reporting.images import image_report
 
         return image_report(card, metrics, train, holdout, synthetic, model_meta)
+
+    def review(self, card: dict, metrics: dict, train, holdout, synthetic) -> str | None:
+        from synthgen.reporting.images import image_review
+
+        return image_review(card, metrics, train, synthetic)

@@ -97,12 +97,16 @@ class TabularModality(Modality):
             return data.frame.get_column(data.label).cast(pl.String).to_numpy().astype(str)
         return None
 
+    def item_bytes(self, data) -> float:
+        frame = data.frame if isinstance(data, LabeledTable) else data
+        return max(frame.estimated_size() / max(frame.height, 1), 1.0)
+
     def classes(self, data) -> list[str]:
         return sorted(set(self.labels(data)))
 
     # -- the data path ------------------------------------------------------------------------------
     def load(self, spec, base_dir: Path):
-        from synthgen.data import prepare_table, split_table
+        from synthgen.data import prepare_table, protect_values, split_table
         from synthgen.sources import read_table
 
         frame, source = read_table(spec.source, base_dir)
@@ -112,6 +116,8 @@ class TabularModality(Modality):
                               min_class_rows=spec.split.min_class_rows, rare_classes=spec.split.rare_classes)
         train, holdout = split_table(table, holdout=spec.split.holdout, random_state=spec.split.random_state,
                                      stratify=spec.split.stratify)
+        train, protection = protect_values(train, min_rows=spec.protection.min_rows, enabled=spec.protection.enabled)
+        train.meta["protection"] = protection
         return train, holdout, source, list(table.warnings)
 
     def read_input(self, spec, path: Path, base_dir: Path):

@@ -58,6 +58,17 @@ def card_markdown(card: dict) -> str:
     lines += [f"- {k}: {v}" for k, v in card["timings"].items()]
     lines += ["", "## Library versions", ""]
     lines += [f"- {k} {v}" for k, v in card["versions"].items()]
+    protection = card["source"].get("protection")
+    if protection:
+        lines += ["", "## Value protection", ""]
+        if not protection.get("enabled"):
+            lines.append(f"**Off.** {protection.get('note', '')}")
+        else:
+            lines.append(f"Categories on fewer than {protection['min_rows']} training rows became a protected token; "
+                         f"numeric and date extremes were clipped to the {protection['min_rows']}th smallest / largest "
+                         f"value ({protection['rows_changed']} values changed).")
+            lines += [f"- {c}: " + ", ".join(f"{k} {v}" for k, v in r.items() if k != "token")
+                      for c, r in protection["columns"].items()]
     if card["source"].get("warnings"):
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in card["source"]["warnings"]]
     return "\n".join(lines) + "\n"

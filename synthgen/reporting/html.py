@@ -31,9 +31,13 @@ def _figure_png(fig) -> str:
 
 
 def _plt():
+    """pyplot on the Agg backend, with every text drawn literally: a column, category or class name with
+    `$` (a price band `$$`) or `_` is data, not mathtext (it used to crash the report after training)."""
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False
+    matplotlib.rcParams["text.usetex"] = False
     import matplotlib.pyplot as plt
 
     return plt

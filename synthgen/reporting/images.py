@@ -93,6 +93,26 @@ def _losses(model_meta: dict) -> str:
     return _figure_png(fig)
 
 
+REVIEW_NOTE = ("<p>This report holds synthetic images, distances and aggregates only: it travels with the "
+               "published dataset. Side-by-side grids of real and synthetic images and the nearest "
+               "synthetic/training pairs show real images, so they are in the private review report beside the "
+               "dataset's screening reports (the card's <code>review_report</code>), readable only by the team "
+               "that ran synthgen.</p>")
+
+
+def image_review(card: dict, metrics: dict, train: LabeledImages, synthetic: LabeledImages) -> str:
+    """The review report: what compares synthetic images with real ones (real images shown). It is written
+    outside the dataset folder, never published."""
+    return page(
+        f"{card['dataset']} {card['version']}: review (holds real images; do not share)",
+        card["verdict"]["passed"],
+        [
+            ("Real vs synthetic", _class_grids(train, synthetic)),
+            ("Nearest synthetic/training pairs", _nearest_pairs(metrics, train, synthetic)),
+        ],
+    )
+
+
 def image_report(card: dict, metrics: dict, train: LabeledImages, holdout: LabeledImages,
                  synthetic: LabeledImages, model_meta: dict) -> str:
     reasons = card["verdict"]["reasons"]
@@ -111,8 +131,7 @@ def image_report(card: dict, metrics: dict, train: LabeledImages, holdout: Label
             ("Summary", summary),
             ("Metrics and gates", metric_table(card, metrics)),
             ("Synthetic samples per class", _samples(synthetic)),
-            ("Real vs synthetic", _class_grids(train, synthetic)),
-            ("Nearest synthetic/training pairs", _nearest_pairs(metrics, train, synthetic)),
+            ("Real vs synthetic", REVIEW_NOTE),
             ("Training losses", _losses(model_meta)),
             ("Training and snapshot selection", selection_section(card)),
         ],

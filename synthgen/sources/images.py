@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from synthgen.data import LabeledImages
-from synthgen.errors import InputError
+from synthgen.errors import InputError, excerpt
 from synthgen.sources.tabular import SourceInfo, _sha256
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def read_images(source: ImageSourceSpec, shape: ImageShapeSpec,
     fmt = source.format or infer_format(path)
     if fmt == "npz" and path.is_dir():
         raise InputError(f"{path}: source.format is npz but this is a folder; point source.path at the .npz file")
-    read = _READERS[fmt](path, source)
+    read = _READERS[fmt](path, source, size=shape.size)
     data = _finish(read, shape, source, origin=str(path), fmt=fmt, size=shape.size)
     return data, SourceInfo(fmt, str(path), _fingerprint(path), len(data), len(data.classes), tuple(read.notes))
 
@@ -243,7 +243,7 @@ def _class_layout(root: Path, is_member: Callable[[Path], bool], what: str,
     for sub in subdirs:
         files = _visible_files(sub)
         if not files:
-            raise InputError(f"{sub}: class folder {sub.name!r} is empty; add {what} or remove the folder")
+            raise InputError(f"{sub}: class folder {excerpt(sub.name)} is empty; add {what} or remove the folder")
         layout.append((sub.name, files))
     return layout
 
@@ -264,18 +264,20 @@ def _rel(path: Path, root: Path) -> str:
 # ------------------------------------------------------------------------------------- folder
 
 
-def _read_folder(root: Path, source) -> _Read:
+def _read_folder(root: Path, source, size: int | None = None) -> _Read:
     if not root.is_dir():
         raise InputError(f"{root}: source.format is folder but this is a file; point source.path at "
                          "a folder with one subfolder per class, or set source.format")
     pairs = [(cls, f) for cls, files in _class_layout(root, _is_picture, "images", single_class=False)
              for f in files]
-    images, labels, ids = _load_pairs(root, pairs)
+    images, labels, ids = _load_pairs(root, pairs, size=size)
     classes = tuple(dict.fromkeys(labels))
     return _Read(images, labels, ids, classes, square="crop")
 
 
-def _load_pairs(root: Path, pairs) -> tuple[list[np.ndarray], list[str], list[str]]:
+def _load_pairs(root: Path, pairs, size: int | None = None) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """Each picture read and, when `image.size` is set, cropped square and resized at once: the stack never
+    holds a full-size picture beside the others."""
     images, labels, ids = [], [], []
     for cls, f in pairs:
         if not _is_picture(f):
@@ -283,7 +285,9 @@ def _load_pairs(root: Path, pairs) -> tuple[list[np.ndarray], list[str], list[st
                     if _is_dicom(f) else "")
             raise InputError(f"{f}: not an image file (accepted: {', '.join(IMAGE_SUFFIXES)}); "
                              f"remove it or move it out of the class folder {f.parent.name!r}{hint}")
-        images.append(_load_picture(f))
+        picture = _load_picture(f)
+        images.append(_resize(_to_square(picture, "crop"), size) if size and picture.shape[:2] != (size, size)
+                      else picture)
         labels.append(cls)
         ids.append(_rel(f, root))
     return images, labels, ids
@@ -293,17 +297,27 @@ def _is_picture(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
+MAX_PIXELS = 50_000_000    # a picture larger than this (e.g. 7072 x 7072) is refused before it is decoded
+
+
 def _load_picture(path: Path) -> np.ndarray:
-    """(H, W, 1|3) uint8. First frame of multi-page files; EXIF rotation applied; alpha dropped."""
+    """(H, W, 1|3) uint8. First frame of multi-page files; EXIF rotation applied; alpha dropped. The size in
+    the file's header is checked before the pixels are decoded."""
     from PIL import Image, ImageOps
 
     try:
         with Image.open(path) as img:
+            width, height = img.size
+            if width * height > MAX_PIXELS:
+                raise InputError(f"{path}: {width} x {height} pixels is beyond the {MAX_PIXELS:,}-pixel limit of a "
+                                 "training image; downscale it (synthgen trains at most 256 x 256) or remove it")
             img.load()
             img = ImageOps.exif_transpose(img)
             return _pil_to_array(img)
+    except InputError:
+        raise
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, DecompressionBombError...
-        raise InputError(f"{path}: cannot read the image ({type(exc).__name__}: {exc}); "
+        raise InputError(f"{path}: cannot read the image ({type(exc).__name__}: {str(exc)[:120]}); "
                          "replace the file or remove it") from None
 
 
@@ -324,7 +338,7 @@ def _pil_to_array(img) -> np.ndarray:
 # ---------------------------------------------------------------------------------------- npz
 
 
-def _read_npz(path: Path, source) -> _Read:
+def _read_npz(path: Path, source, size: int | None = None) -> _Read:
     """MedMNIST layout: <split>_images (N,H,W[,C]) uint8 and <split>_labels (N,) or (N,1) ints."""
     import zipfile
 
@@ -345,13 +359,18 @@ def _read_npz(path: Path, source) -> _Read:
                 continue  # pool whatever of the listed splits exist
             for key in (ik, lk):
                 if key not in keys:
-                    raise InputError(f"{path}: key {key!r} not found but its pair is (keys: {keys}); every "
+                    raise InputError(f"{path}: key {excerpt(key)} not found but its pair is (keys: {keys}); every "
                                      "split needs both <split>_images and <split>_labels")
             used.append(split)
+            (rows, *_), (labels, *_) = _npy_header(path, ik)[0], _npy_header(path, lk)[0]
+            if rows != labels:
+                raise InputError(f"{path}: {excerpt(ik)} has {rows} images but {excerpt(lk)} has {labels} "
+                                 "labels; they must match one to one")
+            _npz_budget(path, [k for s in used for k in (f"{s}_images", f"{s}_labels")])
             img, lab = _npz_array(npz, ik, path), _npz_array(npz, lk, path)
             img, lab = _check_npz_images(img, ik, path), _check_npz_labels(lab, lk, path)
             if len(img) != len(lab):
-                raise InputError(f"{path}: {ik!r} has {len(img)} images but {lk!r} has {len(lab)} "
+                raise InputError(f"{path}: {excerpt(ik)} has {len(img)} images but {excerpt(lk)} has {len(lab)} "
                                  "labels; they must match one to one")
             parts_img.append(img)
             parts_lab.append(lab)
@@ -376,7 +395,7 @@ def _npz_array(npz, key: str, path: Path) -> np.ndarray:
     try:
         return npz[key]
     except ValueError as exc:  # object arrays need pickle, which is never allowed
-        raise InputError(f"{path}: key {key!r} cannot be read without pickle ({exc}); save it as a "
+        raise InputError(f"{path}: key {excerpt(key)} cannot be read without pickle ({exc}); save it as a "
                          "plain numeric array") from None
 
 
@@ -384,9 +403,9 @@ def _check_npz_images(img: np.ndarray, key: str, path: Path) -> np.ndarray:
     if img.ndim == 3:
         img = img[..., None]
     if img.ndim != 4 or img.shape[-1] not in (1, 3):
-        raise InputError(f"{path}: {key!r} has shape {img.shape}; expected (N, H, W) or (N, H, W, 1|3)")
+        raise InputError(f"{path}: {excerpt(key)} has shape {img.shape}; expected (N, H, W) or (N, H, W, 1|3)")
     if img.dtype != np.uint8:
-        raise InputError(f"{path}: {key!r} is {img.dtype}; expected uint8 pixels 0-255 "
+        raise InputError(f"{path}: {excerpt(key)} is {img.dtype}; expected uint8 pixels 0-255 "
                          "(convert with .astype(np.uint8) after scaling)")
     return img
 
@@ -395,11 +414,11 @@ def _check_npz_labels(lab: np.ndarray, key: str, path: Path) -> np.ndarray:
     if lab.ndim == 2 and lab.shape[1] == 1:
         lab = lab[:, 0]
     if lab.ndim != 1:
-        raise InputError(f"{path}: {key!r} has shape {lab.shape}; expected (N,) or (N, 1) class "
+        raise InputError(f"{path}: {excerpt(key)} has shape {lab.shape}; expected (N,) or (N, 1) class "
                          "indices (multi-label sets such as ChestMNIST are not supported)")
     if not np.issubdtype(lab.dtype, np.integer):
         if not (np.issubdtype(lab.dtype, np.floating) and np.all(lab == np.round(lab))):
-            raise InputError(f"{path}: {key!r} holds {lab.dtype} values; expected integer class indices")
+            raise InputError(f"{path}: {excerpt(key)} holds {lab.dtype} values; expected integer class indices")
         lab = lab.astype(np.int64)
     return lab
 
@@ -407,7 +426,7 @@ def _check_npz_labels(lab: np.ndarray, key: str, path: Path) -> np.ndarray:
 # -------------------------------------------------------------------------------------- dicom
 
 
-def _read_dicom(path: Path, source) -> _Read:
+def _read_dicom(path: Path, source, size: int | None = None) -> _Read:
     """A file (one class, its stem), a folder of files (one class, the folder name), or class subfolders.
 
     Pixels: modality LUT (rescale), then window -- source.window, else the file's first
@@ -516,7 +535,7 @@ def _first(element) -> float | None:
 # -------------------------------------------------------------------------------------- nifti
 
 
-def _read_nifti(path: Path, source) -> _Read:
+def _read_nifti(path: Path, source, size: int | None = None) -> _Read:
     """A volume (one class, its stem), a folder of volumes (one class) or class subfolders of volumes.
 
     Each volume is reoriented to RAS+ (so slice_axis 0/1/2 = sagittal/coronal/axial), a 4D series
@@ -622,7 +641,8 @@ class ImageChunks:
     def _read(self, ranges: list[tuple[int, int]]) -> LabeledImages:
         root = Path(self.path)
         if self.fmt == "folder":
-            images, labels, ids = _load_pairs(root, [(c, Path(f)) for a, b in ranges for c, f in self.files[a:b]])
+            images, labels, ids = _load_pairs(root, [(c, Path(f)) for a, b in ranges for c, f in self.files[a:b]],
+                                              size=self.shape.size)
         else:
             images, labels, ids = [], [], []
             for start, stop in ranges:
@@ -664,14 +684,16 @@ def image_chunks(source, shape, path: Path) -> ImageChunks | None:
             continue
         for key in (ik, lk):
             if key not in keys:
-                raise InputError(f"{path}: key {key!r} not found but its pair is (keys: {keys}); every "
+                raise InputError(f"{path}: key {excerpt(key)} not found but its pair is (keys: {keys}); every "
                                  "split needs both <split>_images and <split>_labels")
-        rows, labels = _npy_header(path, ik)[0][0], _npy_rows(path, lk, 0, None)
-        if rows != len(labels):
-            raise InputError(f"{path}: {ik!r} has {rows} images but {lk!r} has {len(labels)} labels; they must "
+        rows, labels = _npy_header(path, ik)[0][0], _npy_header(path, lk)[0][0]
+        if rows != labels:
+            raise InputError(f"{path}: {excerpt(ik)} has {rows} images but {excerpt(lk)} has {labels} labels; they must "
                              "match one to one")
         splits.append((ik, lk, int(rows)))
-        codes.append(_check_npz_labels(labels, lk, path))
+        for start in range(0, int(rows), LABEL_RANGE):    # the classes, from the labels read in ranges
+            part = _check_npz_labels(_npy_rows(path, lk, start, min(start + LABEL_RANGE, int(rows))), lk, path)
+            codes.append(np.unique(part))
     if not splits:
         raise InputError(f"{path}: none of source.npz_splits {list(source.npz_splits)} is in the file (keys: "
                          f"{keys}); list the splits it has, e.g. --set source.npz_splits=[test]")
@@ -679,14 +701,46 @@ def image_chunks(source, shape, path: Path) -> ImageChunks | None:
     return ImageChunks(source, shape, str(path), fmt, classes, sum(r for _, _, r in splits), splits=tuple(splits))
 
 
+LABEL_RANGE = 1_000_000     # labels of a streamed NPZ are read this many at a time
+
+
 def _npy_header(path: Path, key: str):
+    """(shape, fortran order, dtype, header bytes) of one array of an .npz, read from its header alone and
+    checked against the size the archive records for the member: a header that claims more (or fewer)
+    bytes than the member holds is refused before anything is allocated."""
     import zipfile
 
-    with zipfile.ZipFile(path) as zf, zf.open(f"{key}.npy") as fh:
-        version = np.lib.format.read_magic(fh)
-        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = reader(fh)
-        return shape, fortran, dtype, fh.tell()
+    try:
+        with zipfile.ZipFile(path) as zf, zf.open(f"{key}.npy") as fh:
+            stored = zf.getinfo(f"{key}.npy").file_size
+            version = np.lib.format.read_magic(fh)
+            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = reader(fh)
+            header = fh.tell()
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"{path}: {excerpt(key)} has no readable .npy header ({str(exc)[:80]}); re-save it with "
+                         "np.savez") from None
+    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if not dtype.hasobject and header + claimed != stored:
+        raise InputError(f"{path}: {excerpt(key)} claims shape {shape} ({claimed:,} bytes) but the archive stores "
+                         f"{stored - header:,} bytes for it; the file is damaged or forged: re-save it with np.savez")
+    return shape, fortran, dtype, header
+
+
+def _npz_budget(path: Path, keys: list[str]) -> None:
+    """Refuse, before loading, arrays whose size (from their checked headers) exceeds half of the memory
+    this machine has available: exit 2 naming the file and size, not a MemoryError."""
+    from synthgen.resources import available_memory
+
+    total = 0
+    for key in keys:
+        shape, _, dtype, _ = _npy_header(path, key)
+        total += int(np.prod(shape, dtype=object)) * dtype.itemsize
+    available = available_memory()
+    if available and total > available // 2:
+        raise InputError(f"{path}: {', '.join(excerpt(k) for k in keys)} hold {total / 2**30:.1f} GiB and this machine "
+                         f"has {available / 2**30:.1f} GiB available; use fewer images (source.npz_splits) or "
+                         "screen it streamed (synthgen screen --input, read in chunks)")
 
 
 def _npy_rows(path: Path, key: str, start: int, stop: int | None) -> np.ndarray:
@@ -696,7 +750,7 @@ def _npy_rows(path: Path, key: str, start: int, stop: int | None) -> np.ndarray:
     shape, fortran, dtype, header = _npy_header(path, key)
     stop = shape[0] if stop is None else stop
     if fortran or dtype.hasobject:
-        raise InputError(f"{path}: {key!r} is stored in Fortran order or as objects; re-save it with np.savez")
+        raise InputError(f"{path}: {excerpt(key)} is stored in Fortran order or as objects; re-save it with np.savez")
     row = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
     with zipfile.ZipFile(path) as zf, zf.open(f"{key}.npy") as fh:
         fh.seek(header + start * row)

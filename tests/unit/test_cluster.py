@@ -85,3 +85,36 @@ def test_run_joins_an_existing_scheduler_after_probing_shared_storage(spec_file,
     assert "not both" in capsys.readouterr().err
     assert main(["run", str(spec), "--cluster", "tcp://127.0.0.1:9", "--no-prefect"]) == 2
     assert "no dask scheduler" in capsys.readouterr().err
+
+
+def test_a_tls_scheduler_is_joined_with_mutual_tls_and_plain_tcp_elsewhere_is_refused(spec_file, tmp_path, capsys):
+    """End to end on a TLS LocalCluster (dask's temporary certificates, written to files as a team would
+    hand them over); the same scheduler without the certificates, and a plain tcp:// scheduler on another
+    host, are refused before anything runs (exit 2, saying why)."""
+    from distributed import LocalCluster
+    from distributed.security import Security
+
+    from synthgen.cli import main
+
+    security = Security.temporary()
+    files = {}
+    for option, pem in (("--tls-ca", security.tls_ca_file), ("--tls-cert", security.tls_client_cert),
+                        ("--tls-key", security.tls_client_key)):
+        files[option] = tmp_path / f"{option[6:]}.pem"
+        files[option].write_text(pem)
+    tls = [str(v) for pair in files.items() for v in pair]
+    spec = spec_file(small_spec())
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", protocol="tls",
+                      security=security, dashboard_address=None) as running:
+        address = running.scheduler_address
+        assert address.startswith("tls://")
+        assert main(["run", str(spec), "--cluster", address, *tls, "--no-prefect", "--quiet",
+                     "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
+        assert list((tmp_path / "out").glob("hearts_tiny/*/card.json"))
+        capsys.readouterr()
+        assert main(["run", str(spec), "--cluster", address, "--no-prefect", "--out", str(tmp_path / "o2")]) == 2
+        assert "--tls-ca" in capsys.readouterr().err
+    assert main(["run", str(spec), "--cluster", "tcp://192.0.2.7:8786", "--no-prefect", "--out", str(tmp_path / "o3")]) == 2
+    err = capsys.readouterr().err
+    assert "--insecure" in err and "run code beside the real data" in err
+    assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()

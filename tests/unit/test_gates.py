@@ -232,3 +232,79 @@ def test_five_percent_copies_still_fail_where_real_rows_do_not_repeat(cancer_spl
                                         resampled(holdout, n - n // 20, seed=10).frame]))
     results, verdict, failed = _verdict(train, holdout, mixed)
     assert "exact_copy_excess" in failed, results["exact_copy_excess"]
+
+
+def test_a_singleton_category_of_a_low_cardinality_column_is_caught(arrests_split):
+    """Known-bad: the synthetic rows are fresh real rows (not train, not the judged holdout), but 15% of them
+    carry a category that one training row alone has (in a column of a handful of categories, which the
+    per-column check used to skip). Known-good: the same fresh rows without it."""
+    train, holdout = arrests_split
+    half = len(holdout) // 2
+    judged, fresh = (holdout.with_frame(holdout.frame[i]) for i in (slice(0, half), slice(half, None)))
+    assert train.frame.get_column("colour").n_unique() < 20
+    lone = train.frame.with_columns(pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("Violet"))
+                                    .otherwise(pl.col("colour")).alias("colour"))
+    train = train.with_frame(lone)
+    good = resampled(fresh, 600, seed=2)
+    results, _, failed = _verdict(train, judged, good)
+    assert "rare_value_excess" not in failed
+    rng = np.random.default_rng(0)
+    bad_colour = np.where(rng.random(600) < 0.15, "Violet", good.frame.get_column("colour").to_numpy())
+    bad = good.with_frame(good.frame.with_columns(pl.Series("colour", bad_colour)))
+    results, _, failed = _verdict(train, judged, bad)
+    assert "rare_value_excess" in failed and results["rare_value_excess"].details["worst_column"] == "colour"
+
+
+def _judged_and_fresh(holdout):
+    """The holdout split in two: the half the gates judge against, and fresh real rows that are neither
+    train nor that half (the known-good side)."""
+    half = len(holdout) // 2
+    return holdout.with_frame(holdout.frame[:half]), holdout.with_frame(holdout.frame[half:])
+
+
+def _near_copies(train, n, scale, seed):
+    """Training rows with every numeric value moved by `scale` of its column's standard deviation."""
+    rng = np.random.default_rng(seed)
+    rows = resampled(train, n, seed=seed).frame
+    moved = [(pl.col(c) + pl.Series(rng.normal(0, scale * train.frame.get_column(c).std(), n))).cast(train.frame.schema[c])
+             for c in train.columns if train.kinds[c] == "numeric" and train.frame.schema[c].is_float()]
+    return train.with_frame(rows.with_columns(moved))
+
+
+DISTANCE_CASES = [
+    ("copies", "close_to_train_share"), ("near_copies", "close_to_train_share"), ("near_copies", "dcr_share"),
+    pytest.param("copies", "dcr_share", marks=pytest.mark.xfail(strict=True, reason=(
+        "known gap (issue 22): dcr_share compares with a train subsample of the holdout's size, so a copy counts "
+        "only when its source row is in the subsample: verbatim copies scored 0.69 here, within the small-sample "
+        "allowance of an 85-row holdout. Fix: the share of nearest neighbours in train and holdout together, "
+        "against its exchangeable null n_train / (n_train + n_holdout)"))),
+]
+
+
+@pytest.mark.parametrize("bad,gate", DISTANCE_CASES)
+def test_distance_gates_fail_on_copies_and_near_copies_and_pass_fresh_rows(cancer_split, bad, gate):
+    """Known-bad = training rows (verbatim, or with 2% of a standard deviation of noise on every measurement,
+    which no exact-match check sees); known-good = fresh real rows that are neither train nor the holdout half
+    the gates judge against."""
+    train, holdout = cancer_split
+    judged, fresh = _judged_and_fresh(holdout)
+    gates = {gate: DEFAULTS[gate]}
+    good = run_metrics(ValidationContext(train, judged, resampled(fresh, 300, seed=3)), list(gates))
+    assert judge(good, gates).passed, judge(good, gates).reasons
+    synthetic = resampled(train, 300, seed=4) if bad == "copies" else _near_copies(train, 300, 0.02, seed=4)
+    found = run_metrics(ValidationContext(train, judged, synthetic), list(gates))
+    failed = {c.metric for c in judge(found, gates).checks if not c.passed}
+    assert failed == set(gates), {k: v.value for k, v in found.items()}
+    if bad == "near_copies":
+        exact = run_metrics(ValidationContext(train, judged, synthetic), ["exact_copy_excess"])
+        assert exact["exact_copy_excess"].value <= DEFAULTS["exact_copy_excess"]   # invisible to exact matching
+
+
+def test_fidelity_gates_pass_fresh_rows_that_are_not_the_judged_holdout(split):
+    """The known-good side of the fidelity and utility gates on rows the gates do not compare against
+    (a holdout resample would be compared with itself)."""
+    train, holdout = split
+    judged, fresh = _judged_and_fresh(holdout)
+    results, verdict, failed = _verdict(train, judged, resampled(fresh, len(train), seed=5))
+    fidelity = {m for m in failed if METRICS.get(m).kind in ("quality", "utility")}
+    assert not fidelity, {m: results[m].value for m in fidelity}

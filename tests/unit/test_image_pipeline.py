@@ -41,7 +41,13 @@ def test_image_folder_publishes_pngs_labels_and_medmnist_npz(spec_file, digit_fo
     card = json.loads((final / "card.json").read_text())
     assert card["modality"] == "image" and card["model"]["timings"]["images_per_s"] > 0
     html = (final / "report.html").read_text()
-    assert "Training losses" in html and "Nearest synthetic/training pairs" in html and "https://" not in html
+    assert "Training losses" in html and "https://" not in html
+    # real images are never in the published folder: the comparisons are in the private review report
+    assert "Nearest synthetic/training pairs" not in html and "private review report" in html
+    review = Path(card["review_report"])
+    assert review.is_file() and final not in review.parents and review.parent.parent.name == "review"
+    assert review.parent.parent.stat().st_mode & 0o777 == 0o700
+    assert "Nearest synthetic/training pairs" in review.read_text() and "do not share" in review.read_text()
     assert not list(final.rglob("train.npz")) and not list(final.rglob("holdout.npz"))
     assert not (tmp_path / "out" / ".staging" / "checkpoints" / "digits_tiny").exists()
 
@@ -65,9 +71,11 @@ def test_failing_gate_quarantines_images(spec_file, digit_folder, tmp_path):
     spec = spec_file(image_spec({"path": str(digit_folder)}, gates={**LOOSE, "label_fidelity_ratio": 0.99}))
     with pytest.raises(GateFailed, match="label_fidelity_ratio"):
         pipeline.run_pipeline(spec, out=tmp_path / "out")
-    assert not (tmp_path / "out" / "digits_tiny").exists()
+    # no version under the dataset path: only the private review report of the refused version
+    assert [p.name for p in (tmp_path / "out" / "digits_tiny").iterdir()] == ["review"]
     (quarantined,) = (tmp_path / "out" / "_quarantine" / "digits_tiny").iterdir()
     assert (quarantined / "reasons.json").exists() and (quarantined / "images").is_dir()
+    assert (tmp_path / "out" / "digits_tiny" / "review" / quarantined.name / "report.html").is_file()
 
 
 def test_dicom_headers_never_reach_the_outputs(spec_file, tmp_path):

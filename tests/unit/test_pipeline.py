@@ -45,6 +45,11 @@ def test_published_dataset_is_complete_and_holds_no_real_rows(spec_file, tmp_pat
 
     # no file of the published dataset holds the real train/holdout tables
     assert not list(final.rglob("train.parquet")) and not list(final.rglob("holdout.parquet"))
+    # one rule for every published file (a card is as readable as its data); private areas are the owner's
+    modes = {p.name: p.stat().st_mode & 0o777 for p in final.iterdir() if p.is_file()}
+    assert len(set(modes.values())) == 1 and modes["card.json"] & 0o044, modes
+    assert (out / ".staging").stat().st_mode & 0o777 == 0o700 if (out / ".staging").exists() else True
+    assert (out / ".models").stat().st_mode & 0o777 == 0o700
 
 
 def test_failed_gate_publishes_nothing_and_quarantines_evidence(spec_file, tmp_path):

@@ -70,8 +70,10 @@ def test_four_concurrent_runs_of_one_spec_give_four_intact_versions(spec_file, t
         assert card["version"] == v.name and card["verdict"]["passed"]
         assert pl.read_parquet(v / "data.parquet").height == 200
     assert (out / "hearts_tiny" / "LATEST").read_text().strip() in {v.name for v in versions}
-    trained = [json.loads((v / "card.json").read_text())["reused_model"] is None for v in versions]
-    assert sum(trained) >= 1  # the runs trained one at a time; the later ones reused the model
+    cards = [json.loads((v / "card.json").read_text()) for v in versions]
+    # the model lock: exactly one run trained, the three others waited and reused its model (same key)
+    assert sum(card["reused_model"] is None for card in cards) == 1
+    assert len({card["model_key"] for card in cards}) == 1
     assert not [p for p in (out / ".staging").glob("*") if p.name != "checkpoints"] if (out / ".staging").exists() else True
 
 
@@ -89,14 +91,28 @@ def test_killed_run_leaves_no_dataset_and_the_next_run_resumes_and_cleans_up(spe
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (out / "digits_tiny").exists()  # nothing half-published
-    stale = [p for p in (out / ".staging").iterdir() if p.is_dir() and p.name != "checkpoints"]
-    assert len(stale) == 1 and (stale[0] / "work" / "train").exists() or stale  # the dead run's folder
+    stale = [p for p in (out / ".staging").iterdir() if p.is_dir() and p.name not in ("checkpoints", "versions")]
+    assert len(stale) == 1 and (stale[0] / "work" / "train.npz").is_file()  # the dead run's real-row copy
 
+    # the next run removes the dead run's folder as it starts, and resumes from the checkpoint
+    live = subprocess.Popen([*CLI, "run", path, "--no-prefect", "--quiet", "--out", out],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while True:
+        folders = [p for p in (out / ".staging").iterdir() if p.is_dir() and p.name not in ("checkpoints", "versions")]
+        if not stale[0].exists() and folders:
+            break
+        assert live.poll() is None and time.time() < deadline, live.communicate()
+        time.sleep(0.1)
+    (mine,) = folders
+    # a live run's folder survives `synthgen clean`
     clean = subprocess.run([*CLI, "clean", out], capture_output=True, text=True, timeout=120)
-    assert clean.returncode == 0 and "removed 1" in clean.stdout
-    assert not stale[0].exists() and list((out / ".staging" / "checkpoints").rglob("last.pt"))
-
-    final = pipeline.run_pipeline(path, out=out)
+    assert clean.returncode == 0 and "removed 0" in clean.stdout
+    if live.poll() is None:                      # (unless it finished meanwhile: then nothing is left to keep)
+        assert mine.exists()
+    _, err = live.communicate(timeout=600)
+    assert live.returncode == 0, err
+    final = next(p for p in (out / "digits_tiny").iterdir() if (p / "card.json").is_file())
     timings = json.loads((final / "card.json").read_text())["model"]["timings"]
     assert timings["resumed_from_epoch"] >= 1 and timings["epochs_done"] == 80
     assert not (out / ".staging").exists()

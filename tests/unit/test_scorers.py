@@ -161,3 +161,32 @@ def test_threshold_is_a_quantile_of_calibration_scores(cancer_split):
     assert scorer.calibration_["n"] == len(cal)
     with pytest.raises(InputError, match="at least 10"):
         SCORERS.get("knn")().fit(benign(train).with_frame(benign(train).frame.head(5)))
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known gap (issue 22): AnoGAN ranks the normal digit ABOVE the others here (AUROC 0.04 with 30 search steps "
+    "on the 40-epoch test GAN): its residual grows with the ink of a digit, and a 0 has more ink than most "
+    "others; f-AnoGAN on the same GAN scores > 0.75 (test above). To study before AnoGAN is offered for images"))
+def test_anogan_ranks_other_digits_above_the_normal_one(one_class, gan_zero):
+    """AUROC and direction of AnoGAN on the one-digit case (40 images, a short latent search)."""
+    normal, test = one_class
+    pick = np.concatenate([np.flatnonzero(test.labels == "0")[:20], np.flatnonzero(test.labels != "0")[:20]])
+    sample = test.subset(pick)
+    scorer = SCORERS.get("anogan")(steps=30, candidates=2).fit(normal, generator=gan_zero)
+    scores = scorer.decision_function(sample)
+    truth = sample.labels != "0"
+    assert roc_auc_score(truth, scores) > 0.75 and scores[truth].mean() > scores[~truth].mean()
+
+
+@pytest.mark.parametrize("name", ["knn", "ecod", "isolation_forest"])
+def test_classic_scorers_rank_malignant_rows_above_benign_ones(cancer_split, name):
+    """Fitted on benign training rows only: malignant holdout rows score higher (AUROC and direction), and
+    the labels of the flagged rows follow the threshold."""
+    train, holdout = cancer_split
+    benign = train.with_frame(train.frame.filter(pl.col("diagnosis") == "benign"))
+    scorer = SCORERS.get(name)().fit(benign)
+    scores = scorer.decision_function(holdout)
+    truth = (holdout.frame["diagnosis"] == "malignant").to_numpy()
+    assert roc_auc_score(truth, scores) > 0.85, (name, roc_auc_score(truth, scores))
+    assert np.median(scores[truth]) > np.median(scores[~truth])
+    assert (scorer.predict(holdout) == (scores > scorer.threshold_)).all()
