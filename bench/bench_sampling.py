@@ -11,7 +11,7 @@ are sampled from it:
 - the filter with its bound M at each percentile, without a floor (the old filter) and with the default
   floor (`rejection_min_acceptance`, M lowered until 10% of a burn-in sample is kept);
 each under two budgets: the old one (200 batches of 500 = 100,000 candidates per class, the removed
-`sample.max_rounds: 200`; emulated as the same candidate budget) and the new default
+`sample.max_rounds: 200`; emulated as the same candidate budget for every class, drawn by the new loop) and the new default
 (max(rows, 100) / `sample.min_acceptance` = 100 candidates per row). A sample is refused when a class
 stays short. Every sample the new budget completes is judged by the gates against the run's holdout
 (quality, detection AUC, TSTR signal, the privacy gates), so what the floor costs in fidelity is beside
@@ -40,7 +40,7 @@ GATES = ("quality_score", "detection_auc", "tstr_signal_ratio", "dcr_share", "ra
 def run_case(name: str, percentiles: list[float], out: Path) -> dict:
     import bench_suite as suite
     from synthgen.generators import GENERATORS, GenerationError
-    from synthgen.generators.base import DEFAULT_MIN_ACCEPTANCE
+    from synthgen.generators.base import DEFAULT_MIN_ACCEPTANCE, MIN_BUDGET_ROWS
     from synthgen.modalities import MODALITIES
     from synthgen.spec import load_spec
     from synthgen.training.rejection import acceptance_bound
@@ -61,7 +61,6 @@ def run_case(name: str, percentiles: list[float], out: Path) -> dict:
            "fit_s": round(time.perf_counter() - start, 1), "filter": drs.report, "floor": floor, "arms": []}
     print(f"{name}: {len(train)} train rows, fit {row['fit_s']} s, DRS held-out AUC {drs.report['held_out_auc']}",
           flush=True)
-    largest = max(train.class_counts().values())
     settings = [("no filter", None, None)] + [(f"DRS p{q:g}, no floor", q, 0.0) for q in percentiles] \
         + [(f"DRS p{q:g}, floor {floor:g}", q, floor) for q in percentiles]
     for label, q, f in settings:
@@ -74,12 +73,17 @@ def run_case(name: str, percentiles: list[float], out: Path) -> dict:
                 m = acceptance_bound(drs.burn_logits, f)
             drs.max_logit = m
             gen.filter_ = drs
-        for budget, min_acc in (("old: 100k candidates a class", largest / OLD_CANDIDATES),
-                                ("new: 100 candidates a row", DEFAULT_MIN_ACCEPTANCE)):
+        def old_budget(jobs):   # every class gets the old 100,000 candidates, whatever its row count
+            return gen.sample_classes([(cls, k, seed, max(k, MIN_BUDGET_ROWS) / OLD_CANDIDATES)
+                                       for cls, k, seed, _ in jobs])
+
+        for budget, run_classes in (("old: 100k candidates a class", old_budget),
+                                    ("new: 100 candidates a row", None)):
             arm = {"setting": label, "budget": budget}
             t = time.perf_counter()
             try:
-                synthetic = gen.sample(len(train), random_state=1, min_acceptance=min_acc)
+                synthetic = gen.sample(len(train), random_state=1, min_acceptance=DEFAULT_MIN_ACCEPTANCE,
+                                       run_classes=run_classes)
                 arm["refused"] = False
             except GenerationError as exc:
                 synthetic = exc.partial
