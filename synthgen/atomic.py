@@ -62,17 +62,46 @@ def move_into_place(folder: Path, final: Path) -> Path:
     return final
 
 
+WRITING = ".writing.lock"   # inside a folder being written: flocked by the writer while it lives
+
+
 @contextlib.contextmanager
 def atomic_directory(final: Path) -> Iterator[Path]:
     """Yield a temporary folder beside `final`; on success it becomes `final`, on any failure it is
-    removed, so `final` holds all of the outputs or does not exist."""
+    removed, so `final` holds all of the outputs or does not exist. While it is written the folder holds a
+    lock file its writer flocks: a writer killed outright leaves a folder whose lock is free, which
+    `abandoned` recognises (`synthgen clean` and every run remove such folders)."""
+    import fcntl
+
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
     os.chmod(tmp, dir_mode())   # mkdtemp makes 0700; the folder it becomes is an ordinary one
+    lock = os.open(tmp / WRITING, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
     try:
         yield tmp
+        os.unlink(tmp / WRITING)
         move_into_place(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        os.close(lock)
+
+
+def abandoned(folder: Path) -> bool:
+    """True for a folder `atomic_directory` was writing when its writer died (its lock file is free)."""
+    import fcntl
+
+    lock = Path(folder) / WRITING
+    if not lock.is_file():
+        return False
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True

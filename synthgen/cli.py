@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--datasets", type=Path, default=Path("reports/datasets"), metavar="DIR")
     show.add_argument("--json", action="store_true")
 
-    clean = sub.add_parser("clean", help="remove the staging folders of runs that are no longer alive (never "
+    clean = sub.add_parser("clean", help="remove the staging folders of runs that are no longer alive and half-written folders of dead writers (never "
                            "checkpoints, models or published versions)")
     clean.add_argument("dirs", nargs="*", type=Path, default=[Path("reports/datasets")], metavar="DIR",
                        help="output folders (default: reports/datasets)")

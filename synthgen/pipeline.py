@@ -30,7 +30,7 @@ from synthgen.errors import GateFailed, InputError, SynthgenError, Unchanged
 from synthgen.modalities import MODALITIES
 from synthgen.spec import LoadedSpec, load_spec, validate_spec
 
-MODELS = ".models"  # DIR/.models/<dataset>/<key>/: trained models kept until their run publishes
+MODELS = pub.MODELS_DIR  # DIR/.models/<dataset>/<key>/: trained models kept until their run publishes
 UNTRAINED_FIELDS = ("description", "sample", "gates", "validation", "output", "schedule", "screen")
 LIBRARIES = ("synthgen", "torch", "ctgan", "rdt", "polars", "pandas", "numpy", "scikit-learn",
              "great-expectations", "prefect", "pydantic")

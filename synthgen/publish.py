@@ -186,7 +186,7 @@ def clean_stale(out_dir: Path, *, unlocked_age_s: float = 3600) -> list[Path]:
     """Remove the run folders of runs that are no longer alive (their lock is free), never the
     checkpoints. A folder with no lock file at all (an older synthgen) goes once it is an hour old."""
     staging = Path(out_dir) / STAGING
-    removed = []
+    removed = _abandoned_writes(Path(out_dir))
     if not staging.is_dir():
         return removed
     for folder in sorted(p for p in staging.iterdir() if p.is_dir() and p.name not in (CHECKPOINTS, RESERVED)):
@@ -215,6 +215,23 @@ def clean_stale(out_dir: Path, *, unlocked_age_s: float = 3600) -> list[Path]:
     if reserved.is_dir():
         drop_empty(reserved)
     return removed
+
+
+def _abandoned_writes(out_dir: Path) -> list[Path]:
+    """Half-written folders of dead writers (`atomic.abandoned`) beside the versions, the screening reports
+    and the model store: e.g. a screening killed mid-stream, whose partial scores show real items."""
+    from synthgen.atomic import abandoned
+
+    removed = []
+    for pattern in ("*/.*", "*/screening/.*", f"{MODELS_DIR}/*/.*"):
+        for folder in sorted(Path(out_dir).glob(pattern)):
+            if folder.is_dir() and not folder.is_symlink() and abandoned(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+    return removed
+
+
+MODELS_DIR = ".models"
 
 
 def prune_versions(dataset_dir: Path, keep: int | None) -> list[Path]:

@@ -382,9 +382,19 @@ def run_checkpoint(
 
 
 # --------------------------------------------------------------------------------------------- metric
+SUITE_MIN_ROWS = 5   # the published suite never names a value, or a bound, that fewer real rows carry
+
+
 def suite_for(table) -> list[dict]:
-    """The suite derived from a real LabeledTable (polars -> pandas; GX has no polars support)."""
-    return build_suite_spec(table.frame.to_pandas(), dict(table.kinds))
+    """The suite derived from a real LabeledTable (polars -> pandas; GX has no polars support). It is
+    published with the dataset, so it is built from the value-protected view of the rows whatever the spec's
+    `protection` says: no category carried by fewer than SUITE_MIN_ROWS rows in its value sets, no bound
+    beyond the SUITE_MIN_ROWS-th smallest / largest value (with protection on, as by default, the rows are
+    protected already and this changes nothing)."""
+    from synthgen.data import protect_values
+
+    protected, _ = protect_values(table, min_rows=SUITE_MIN_ROWS)
+    return build_suite_spec(protected.frame.to_pandas(), dict(protected.kinds))
 
 
 @METRICS.register("gx_success_rate")

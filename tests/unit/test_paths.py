@@ -98,3 +98,22 @@ def test_a_latest_pointer_that_names_a_path_is_not_followed(tmp_path):
     (tmp_path / "ds" / "LATEST").write_text("../../etc\n")
     with pytest.raises(InputError, match="not a plain name"):
         latest_card(tmp_path, "ds")
+
+
+def test_clean_removes_half_written_folders_of_dead_writers_only(tmp_path):
+    """A screening (or a model store copy) killed mid-write leaves a hidden folder beside its destination;
+    its writer's lock is free, so `synthgen clean` removes it. One still being written stays."""
+    from synthgen.atomic import WRITING, atomic_directory
+
+    out = tmp_path / "out"
+    dead = out / "ds" / "screening" / ".v1.abcd1234"
+    dead.mkdir(parents=True)
+    (dead / WRITING).touch()
+    (dead / "scores.parquet").write_bytes(b"real items")
+    with atomic_directory(out / "ds" / "screening" / "v2") as live:
+        (live / "scores.parquet").write_bytes(b"being written")
+        done = subprocess.run([*CLI, "clean", str(out)], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "removed 1" in done.stdout
+        assert not dead.exists() and live.exists()
+    assert (out / "ds" / "screening" / "v2" / "scores.parquet").is_file()
+    assert not (out / "ds" / "screening" / "v2" / WRITING).exists()

@@ -164,15 +164,16 @@ def test_threshold_is_a_quantile_of_calibration_scores(cancer_split):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "known gap (issue 22): AnoGAN ranks the normal digit ABOVE the others here (AUROC 0.04 with 30 search steps "
+    "known gap (issue 22): AnoGAN ranks the normal digit ABOVE the others here (AUROC 0.04 with 30 search steps, "
+    "2 candidates, 40 images; this test: 20 steps, 1 candidate, 24 images "
     "on the 40-epoch test GAN): its residual grows with the ink of a digit, and a 0 has more ink than most "
     "others; f-AnoGAN on the same GAN scores > 0.75 (test above). To study before AnoGAN is offered for images"))
 def test_anogan_ranks_other_digits_above_the_normal_one(one_class, gan_zero):
-    """AUROC and direction of AnoGAN on the one-digit case (40 images, a short latent search)."""
+    """AUROC and direction of AnoGAN on the one-digit case (24 images, a short latent search)."""
     normal, test = one_class
-    pick = np.concatenate([np.flatnonzero(test.labels == "0")[:20], np.flatnonzero(test.labels != "0")[:20]])
+    pick = np.concatenate([np.flatnonzero(test.labels == "0")[:12], np.flatnonzero(test.labels != "0")[:12]])
     sample = test.subset(pick)
-    scorer = SCORERS.get("anogan")(steps=30, candidates=2).fit(normal, generator=gan_zero)
+    scorer = SCORERS.get("anogan")(steps=20, candidates=1).fit(normal, generator=gan_zero)
     scores = scorer.decision_function(sample)
     truth = sample.labels != "0"
     assert roc_auc_score(truth, scores) > 0.75 and scores[truth].mean() > scores[~truth].mean()
