@@ -27,8 +27,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -41,16 +39,9 @@ def run_case(name: str, percentiles: list[float], out: Path) -> dict:
     import bench_suite as suite
     from synthgen.generators import GENERATORS, GenerationError
     from synthgen.generators.base import DEFAULT_MIN_ACCEPTANCE, MIN_BUDGET_ROWS
-    from synthgen.modalities import MODALITIES
-    from synthgen.spec import load_spec
-    from synthgen.training.rejection import acceptance_bound
 
-    case = suite.BY_NAME[name]
-    built = case.build(out / "data" / name)
-    loaded = load_spec(suite._spec(case, built, out / "data" / name), [])
+    _, loaded, adapter, train, holdout = suite.table_case(name, out)
     spec = loaded.spec
-    adapter = MODALITIES.get("tabular")
-    train, holdout, _, _ = adapter.load(spec, loaded.base_dir)
     params = spec.model.model_dump(exclude={"name"})
     params.update(rejection="drs", rejection_min_acceptance=0.0)
     start = time.perf_counter()
@@ -67,11 +58,7 @@ def run_case(name: str, percentiles: list[float], out: Path) -> dict:
         if q is None:
             gen.filter_ = None
         else:
-            m = float(np.percentile(drs.burn_logits, q))
-            expected = float(np.exp(np.minimum(drs.burn_logits - m, 0)).mean())
-            if expected < f:
-                m = acceptance_bound(drs.burn_logits, f)
-            drs.max_logit = m
+            drs.set_bound(q, f)
             gen.filter_ = drs
         def old_budget(jobs):   # every class gets the old 100,000 candidates, whatever its row count
             return gen.sample_classes([(cls, k, seed, max(k, MIN_BUDGET_ROWS) / OLD_CANDIDATES)

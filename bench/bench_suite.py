@@ -247,6 +247,20 @@ def cases_for(tier: str, only: list[str] | None) -> list[Case]:
 
 
 # -- one case: the first-try run --------------------------------------------------------------------
+def table_case(name: str, out: Path):
+    """A tabular case's files, spec and split as a run would see them (for benches that train in-process):
+    (what the case built, the loaded spec, the adapter, train, holdout)."""
+    from synthgen.modalities import MODALITIES
+    from synthgen.spec import load_spec
+
+    case = BY_NAME[name]
+    built = case.build(out / "data" / name)
+    loaded = load_spec(_spec(case, built, out / "data" / name), [])
+    adapter = MODALITIES.get("tabular")
+    train, holdout, _, _ = adapter.load(loaded.spec, loaded.base_dir)
+    return built, loaded, adapter, train, holdout
+
+
 def _spec(case: Case, built: dict, folder: Path) -> Path:
     import yaml
 

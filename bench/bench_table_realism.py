@@ -41,15 +41,9 @@ GATES = ("quality_score", "detection_auc", "tstr_signal_ratio", "dcr_share", "mi
 def run_case(name: str, percentiles: list[float], out: Path) -> dict:
     import bench_suite as suite
     from synthgen.generators import GENERATORS, GenerationError
-    from synthgen.modalities import MODALITIES
-    from synthgen.spec import load_spec
 
-    case = suite.BY_NAME[name]
-    built = case.build(out / "data" / name)
-    loaded = load_spec(suite._spec(case, built, out / "data" / name), [])
+    built, loaded, adapter, train, holdout = suite.table_case(name, out)
     spec = loaded.spec
-    adapter = MODALITIES.get("tabular")
-    train, holdout, _, _ = adapter.load(spec, loaded.base_dir)
     unseen = suite._unseen(spec, adapter, train, built["unseen"], loaded.base_dir) if built.get("unseen") else None
     params = spec.model.model_dump(exclude={"name"})
     params.update(rejection="drs", rejection_percentile=percentiles[0])
@@ -76,7 +70,7 @@ def run_case(name: str, percentiles: list[float], out: Path) -> dict:
     judge("synthgen, no DRS", plain, {"sample_s": time.perf_counter() - t,
                                       "acceptance": min(plain.meta["acceptance"].values())})
     for q in percentiles:
-        drs.percentile, drs.max_logit = q, float(np.percentile(drs.burn_logits, q))
+        drs.set_bound(q)
         gen.filter_ = drs
         t = time.perf_counter()
         try:
@@ -97,7 +91,7 @@ def run_case(name: str, percentiles: list[float], out: Path) -> dict:
         judge("synthgen, no DRS, normaliser on all rows", full.sample(n, random_state=1),
               {"fit_s": full.timings_.get("fit_s")})
     if unseen is not None:
-        drs.percentile, drs.max_logit = percentiles[0], float(np.percentile(drs.burn_logits, percentiles[0]))
+        drs.set_bound(percentiles[0])
         row["rebalance"] = rebalance(adapter, spec, train, unseen, gen, drs)
         for arm, r in row["rebalance"]["arms"].items():
             print(f"{name} rebalance {arm}: balanced accuracy {r['balanced_accuracy']:.3f}, "

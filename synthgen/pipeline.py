@@ -30,7 +30,7 @@ from synthgen.errors import GateFailed, InputError, SynthgenError, Unchanged
 from synthgen.modalities import MODALITIES
 from synthgen.spec import LoadedSpec, load_spec, validate_spec
 
-MODELS = pub.MODELS_DIR  # DIR/.models/<dataset>/<key>/: trained models kept until their run publishes
+MODELS = pub.MODELS_DIR
 UNTRAINED_FIELDS = ("description", "sample", "gates", "validation", "output", "schedule", "screen")
 LIBRARIES = ("synthgen", "torch", "ctgan", "rdt", "polars", "pandas", "numpy", "scikit-learn",
              "great-expectations", "prefect", "pydantic")
@@ -101,9 +101,6 @@ class Run:
         relevant = {k: v for k, v in spec.items() if k not in UNTRAINED_FIELDS}
         relevant["source_fingerprint"] = self.read("source.json")["source"]["fingerprint"]
         key = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
-        from synthgen.atomic import private_dir
-
-        private_dir(Path(self.info["out_dir"]) / MODELS)     # trained models: the owner's only until published
         return Path(self.info["out_dir"]) / MODELS / self.info["dataset"] / key
 
     def model_lock(self) -> Path:
@@ -221,8 +218,11 @@ def _unchanged(r: Run, fingerprint: str) -> dict | None:
 @_records_worker("train-generator")
 def train_generator(run: Path) -> Path:
     start = time.perf_counter()
+    from synthgen.atomic import private_dir
+
     r = Run(run)
     store = r.model_store()
+    private_dir(store.parents[1])   # DIR/.models: trained models are the owner's only until published
     with pub.locked(r.model_lock()):  # runs of the same data and settings train one at a time; later ones reuse
         return _train_or_reuse(r, store, start)
 

@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Iterator
 
 from synthgen.atomic import dir_mode, move_into_place, private_dir, write_json
-from synthgen.errors import InputError
+from synthgen.errors import InputError, excerpt
 
 STAGING = ".staging"
 QUARANTINE = "_quarantine"
 RESERVED = "versions"     # .staging/versions/<name>@<version>: a version name reserved by a live run
+MODELS_DIR = ".models"    # DIR/.models/<dataset>/<key>/: trained models kept until their run publishes
 
 # Every path synthgen writes or removes is built from these names, so none can leave DIR/<name>/:
 # no "/", no "..", not absolute, no leading "." or "_" (the folders synthgen keeps for itself).
@@ -41,8 +42,7 @@ VERSION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
 def checked(value: str, what: str, pattern: re.Pattern = NAME_PATTERN) -> str:
     """`value` when it is a plain folder name of the pattern; otherwise exit 2 naming it (a short excerpt)."""
     if not isinstance(value, str) or not pattern.fullmatch(value) or ".." in value:
-        shown = repr(value[:60] + "…" if isinstance(value, str) and len(value) > 60 else value)
-        raise InputError(f"{what} {shown} is not a plain name: use letters, digits, '_' and '-' "
+        raise InputError(f"{what} {excerpt(value)} is not a plain name: use letters, digits, '_' and '-' "
                          f"(and '.' in versions), starting with a letter or digit, at most 100 characters")
     return value
 
@@ -229,9 +229,6 @@ def _abandoned_writes(out_dir: Path) -> list[Path]:
                 shutil.rmtree(folder, ignore_errors=True)
                 removed.append(folder)
     return removed
-
-
-MODELS_DIR = ".models"
 
 
 def prune_versions(dataset_dir: Path, keep: int | None) -> list[Path]:

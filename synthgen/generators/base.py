@@ -87,7 +87,7 @@ class Sampler:
             n = max(1, min(n, budget - tried))
             rows, n = draw(n)
             kept.append(rows)
-            accepted += _length(rows)
+            accepted += len(rows)
             tried += n
             draws += 1
             upper = (accepted + 1.645 * np.sqrt(accepted + 1) + 1.5) / tried   # one-sided 95% (Poisson)
@@ -99,10 +99,6 @@ class Sampler:
                 "short": accepted < self.k,
                 **({"stopped_early": True} if hopeless else {})}
         return concat(kept), info
-
-
-def _length(rows) -> int:
-    return len(rows[0]) if isinstance(rows, tuple) else len(rows)
 
 
 def resolve_class_counts(

@@ -107,18 +107,24 @@ class RejectionFilter:
             logits = net(xt[val]).squeeze(1).numpy()
             held_out_auc = _auc(y[val], logits)
         burn = logits[y[val] == 0]
-        self = cls(encoder, net, percentile=percentile, burn_logits=burn)
-        self.max_logit = float(np.percentile(burn, percentile))
+        self = cls(encoder, net, burn_logits=burn)
+        self.report = {"rows_per_side": int(n), "epochs": epochs, "held_out_auc": round(float(held_out_auc), 4)}
+        self.set_bound(percentile, min_acceptance)
+        return self
+
+    def set_bound(self, percentile: float, min_acceptance: float = 0.0) -> None:
+        """M at `percentile` of the burn-in logits, lowered to keep `min_acceptance` of them where that
+        percentile would keep fewer; the report says which bound applied and what each keeps. (Benchmarks
+        re-set it on one trained discriminator.)"""
+        burn = self.burn_logits
+        self.percentile, self.max_logit = percentile, float(np.percentile(burn, percentile))
         at_percentile = float(self._probability(burn).mean())
         bound = "percentile"
         if at_percentile < min_acceptance:
             self.max_logit, bound = acceptance_bound(burn, min_acceptance), "acceptance floor"
-        accept = self._probability(burn)
-        self.report = {"rows_per_side": int(n), "epochs": epochs, "held_out_auc": round(float(held_out_auc), 4),
-                       "expected_acceptance": round(float(accept.mean()), 4), "percentile": percentile,
-                       "acceptance_at_percentile": round(at_percentile, 4), "min_acceptance": min_acceptance,
-                       "bound": bound}
-        return self
+        self.report = {**(self.report or {}), "expected_acceptance": round(float(self._probability(burn).mean()), 4),
+                       "percentile": percentile, "acceptance_at_percentile": round(at_percentile, 4),
+                       "min_acceptance": min_acceptance, "bound": bound}
 
     def _probability(self, logits: np.ndarray) -> np.ndarray:
         return np.exp(np.minimum(logits - self.max_logit, 0.0))

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import pytest
-import yaml
 
 from tests.conftest import TINY_CTGAN, small_spec
 
