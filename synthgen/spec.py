@@ -165,7 +165,7 @@ class TabularGates(_Strict):
     exact_copy_excess: float | None = Field(
         0.02, description="max share of synthetic rows equal to a train row, minus the holdout's rate"
     )
-    dcr_share: float | None = Field(0.6, description="max P(d(syn, train) < d(syn, holdout))")
+    dcr_share: float | None = Field(0.6, description="max share of synthetic rows whose nearest real row is a training row, rescaled so that real rows read 0.5 and copies 1.0")
     close_to_train_share: float | None = Field(
         0.1, description="max share of synthetic rows closer to train than the holdout's 5th percentile"
     )
@@ -310,7 +310,7 @@ class ImageGates(_Strict):
     tstr_chance_ratio: float | None = Field(0.5, description="min (TSTR accuracy - chance) / (TRTR accuracy - chance) on the holdout, chance = the majority-class share")
     augmentation_uplift: float | None = Field(None, description="min change in holdout accuracy from adding synthetic images")
     memorization_share: float | None = Field(0.05, description="max share of synthetic images closer to train than the holdout's 1st percentile (pixel or feature space, the worse)")
-    dcr_share: float | None = Field(0.6, description="max P(d(s, train) < d(s, holdout)) (pixel or feature space, the worse)")
+    dcr_share: float | None = Field(0.6, description="max share of synthetic images whose nearest real image is a training image, rescaled so that real images read 0.5 and copies 1.0 (pixel or feature space, the worse)")
     augmentation_no_harm: float | None = Field(-0.01, description="min upper 95% bootstrap bound of the holdout accuracy change from adding the synthetic images to the real ones: below it, they confidently hurt a model")
 
     @model_validator(mode="before")

@@ -106,21 +106,19 @@ def rank(point: dict) -> tuple:
     return (private, point["score"] if private else -point.get("dcr_share", 0.0), -point["at"])
 
 
-def memorisation_check(sample: np.ndarray, fit: np.ndarray, selection: np.ndarray, *, random_state: int,
+def memorisation_check(sample: np.ndarray, fit: np.ndarray, selection: np.ndarray, *,
                        limit: float = DCR_LIMIT, z: float = 1.645) -> dict:
-    """The gates' DCR share on the selection split: P(a sample row is nearer a fit row than a selection
-    row), the fit rows subsampled to the selection's size (seeded) so that 0.5 means "no nearer its
-    training data than unseen data". `private` is False only when the share is both above `limit` (a
-    size that matters, halfway to the default gate; fixed so the trained model never depends on the gates)
-    and significantly above 0.5 (one-sided 95%: on a tiny selection split noise alone exceeds the limit)."""
+    """The gates' DCR share (`distances.dcr_share`) on the selection split: whether the sample's nearest
+    real row among fit ∪ selection is a fit row more often than unseen rows would be (0.5 = as often).
+    `private` is False only when the share is both above `limit` (a size that matters, halfway to the
+    default gate; fixed so the trained model never depends on the gates) and significantly above 0.5
+    (one-sided 95%: on a tiny selection split noise alone exceeds the limit)."""
     from synthgen.distances import dcr_share, nearest_distances
-    from synthgen.validation.metrics import share_standard_error
 
-    rng = np.random.default_rng([random_state, 6262])
-    matched = fit[rng.choice(len(fit), size=min(len(fit), len(selection)), replace=False)]
-    share = dcr_share(nearest_distances(sample, matched), nearest_distances(sample, selection))
-    se = share_standard_error(0.5, len(selection), len(sample))
-    return {"dcr_share": share, "private": bool(share <= max(limit, 0.5 + z * se))}
+    found = dcr_share(nearest_distances(sample, fit), nearest_distances(sample, selection), len(fit),
+                      len(selection), len(np.unique(sample, axis=0)))
+    return {"dcr_share": found["dcr_share"],
+            "private": bool(found["dcr_share"] <= max(limit, 0.5 + z * found["standard_error"]))}
 
 
 class ImageSnapshotJudge:
@@ -167,7 +165,7 @@ class ImageSnapshotJudge:
         _, coverage = density_coverage(self.sel_features, feats)
         worst = min(ratios.values()) if ratios else 0.0
         fd = frechet_distance(self.sel_features, feats) if len(self.sel_features) > 2 else None
-        checks = {space: memorisation_check(query, *self.spaces[space], random_state=self.random_state)
+        checks = {space: memorisation_check(query, *self.spaces[space])
                   for space, query in (("pixel", _flat(images)), ("feature", feats))}
         return {"score": coverage * min(1.0, worst), "coverage": coverage, "label_fidelity_ratio": worst,
                 "fd": fd, "dcr_share": max(c["dcr_share"] for c in checks.values()),

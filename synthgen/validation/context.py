@@ -72,13 +72,6 @@ class ValidationContext(CachedViews):
     def synthetic_x(self) -> np.ndarray:
         return self.encoder.transform(self.subsample(self.synthetic, self.max_rows, 3).frame)
 
-    @cached_property
-    def train_matched_x(self) -> np.ndarray:
-        """A train subsample the size of the holdout view: comparisons against it are fair."""
-        n = len(self.holdout_x)
-        idx = self.rng(4).choice(len(self.train_x), size=min(n, len(self.train_x)), replace=False)
-        return self.train_x[np.sort(idx)]
-
     def nn(self, query: str, ref: str) -> np.ndarray:
         """Cached nearest distances between the named views (train_x, holdout_x, ...)."""
         return self.cached(f"nn:{query}->{ref}",

@@ -315,19 +315,17 @@ def _memorization(ctx: ImageValidationContext) -> dict:
     def compute():
         out = {}
         n_hold = len(ctx.holdout)
-        matched = ctx.index(len(ctx.train_idx), n_hold, 9)
+        n_syn = len(np.unique(ctx.pixels("synthetic"), axis=0))
         for space in ("pixel", "feature"):
             d_syn = ctx.distances(space, "synthetic", "train")
             d_hold = ctx.distances(space, "holdout", "train")
             q1 = float(np.quantile(d_hold, 0.01))
-            train_m = ctx.space(space, "train")[matched]
-            d_syn_m = nearest_distances(ctx.space(space, "synthetic"), train_m)
-            d_syn_h = ctx.distances(space, "synthetic", "holdout")
-            p = dcr_share(d_syn_m, d_syn_h)
-            out[space] = {"share": float(np.mean(d_syn < q1)), "holdout_1st_percentile": q1, "dcr_share": p}
-        n_syn = len(np.unique(ctx.pixels("synthetic"), axis=0))
+            dcr = dcr_share(d_syn, ctx.distances(space, "synthetic", "holdout"), len(ctx.space(space, "train")),
+                            n_hold, n_syn)
+            out[space] = {"share": float(np.mean(d_syn < q1)), "holdout_1st_percentile": q1,
+                          "dcr_share": dcr["dcr_share"], "dcr": dcr}
         out["standard_error"] = {"memorization_share": share_standard_error(0.01, n_hold, n_syn),
-                                 "dcr_share": share_standard_error(0.5, n_hold, n_syn)}
+                                 "dcr_share": max(out[s]["dcr"]["standard_error"] for s in ("pixel", "feature"))}
         out["closest_pairs"] = _closest_pairs(ctx)
         return out
     return ctx.cached("memorization", compute)

@@ -44,19 +44,19 @@ class ExactCopyExcess(Metric):
 
 @METRICS.register("dcr_share")
 class DCRShare(Metric):
-    """p = P(d(syn, train) < d(syn, holdout)) with train subsampled to the holdout's size (ties
-    count half). 0.5: synthetic rows are no closer to train than to unseen rows; 1.0: copies."""
+    """The share of synthetic rows whose nearest real row (train and holdout together) is a training row,
+    rescaled so that rows from the population itself read 0.5 and copies 1.0 (`distances.dcr_share`)."""
     shares = "distances"
 
     kind = "privacy"
     direction = "lower"
 
     def compute(self, ctx):
-        d_train = ctx.nn("synthetic_x", "train_matched_x")
+        d_train = ctx.nn("synthetic_x", "train_x")
         d_hold = ctx.nn("synthetic_x", "holdout_x")
-        return dcr_share(d_train, d_hold), {
-            "null_value": 0.5,
-            "standard_error": share_standard_error(0.5, len(ctx.holdout_x), _distinct_synthetic(ctx)),
+        found = dcr_share(d_train, d_hold, len(ctx.train_x), len(ctx.holdout_x), _distinct_synthetic(ctx))
+        return found.pop("dcr_share"), {
+            "null_value": 0.5, **found,
             "median_dcr_train": float(np.median(d_train)),
             "median_dcr_holdout": float(np.median(d_hold)),
             "histogram": _hist({"synthetic→train": d_train, "synthetic→holdout": d_hold}),

@@ -68,29 +68,12 @@ def test_run_workers_spreads_specs_metrics_and_classes_and_matches_one_process(s
     assert frames[0].equals(frames[1])
 
 
-def test_run_joins_an_existing_scheduler_after_probing_shared_storage(spec_file, tmp_path, capsys):
-    from distributed import LocalCluster
-
-    spec = spec_file(small_spec())
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as running:
-        from synthgen.cli import main
-
-        assert main(["run", str(spec), "--cluster", running.scheduler_address, "--no-prefect", "--quiet",
-                     "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
-        card = json.loads(next((tmp_path / "out").glob("hearts_tiny/*/card.json")).read_text())
-        assert set(card["tasks"].values()) == {"0"}
-        assert not list((tmp_path / "out").glob(".synthgen-probe-*"))  # the probe files are gone
-    assert main(["run", str(spec), "--cluster", "tcp://127.0.0.1:9", "--workers", "2"]) == 2
-    assert "not both" in capsys.readouterr().err
-    assert main(["run", str(spec), "--cluster", "tcp://127.0.0.1:9", "--no-prefect"]) == 2
-    assert "no dask scheduler" in capsys.readouterr().err
-
-
-def test_a_tls_scheduler_is_joined_with_mutual_tls_and_plain_tcp_elsewhere_is_refused(spec_file, tmp_path, capsys):
-    """End to end on a TLS LocalCluster (dask's temporary certificates, written to files as a team would
-    hand them over); the same scheduler without the certificates, and a plain tcp:// scheduler on another
-    host, are refused before anything runs (exit 2, saying why)."""
+def test_an_existing_tls_scheduler_is_joined_and_insecure_or_wrong_addresses_are_refused(spec_file, tmp_path, capsys):
+    """End to end on a running TLS LocalCluster (dask's temporary certificates, written to files as a team
+    would hand them over): the run joins it after probing that the workers share the output folder (the
+    probe files are gone after). The same scheduler without the certificates, a plain tcp:// scheduler on
+    another host, nothing listening, and --cluster with --workers are refused before anything runs (exit 2,
+    saying why)."""
     from distributed import LocalCluster
     from distributed.security import Security
 
@@ -110,7 +93,9 @@ def test_a_tls_scheduler_is_joined_with_mutual_tls_and_plain_tcp_elsewhere_is_re
         assert address.startswith("tls://")
         assert main(["run", str(spec), "--cluster", address, *tls, "--no-prefect", "--quiet",
                      "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
-        assert list((tmp_path / "out").glob("hearts_tiny/*/card.json"))
+        card = json.loads(next((tmp_path / "out").glob("hearts_tiny/*/card.json")).read_text())
+        assert set(card["tasks"].values()) == {"0"}                        # every task on the one worker
+        assert not list((tmp_path / "out").glob(".synthgen-probe-*"))     # the probe files are gone
         capsys.readouterr()
         assert main(["run", str(spec), "--cluster", address, "--no-prefect", "--out", str(tmp_path / "o2")]) == 2
         assert "--tls-ca" in capsys.readouterr().err
@@ -118,3 +103,7 @@ def test_a_tls_scheduler_is_joined_with_mutual_tls_and_plain_tcp_elsewhere_is_re
     err = capsys.readouterr().err
     assert "--insecure" in err and "run code beside the real data" in err
     assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()
+    assert main(["run", str(spec), "--cluster", "tcp://127.0.0.1:9", "--workers", "2"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["run", str(spec), "--cluster", "tcp://127.0.0.1:9", "--no-prefect"]) == 2
+    assert "no dask scheduler" in capsys.readouterr().err

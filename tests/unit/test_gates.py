@@ -273,11 +273,7 @@ def _near_copies(train, n, scale, seed):
 
 DISTANCE_CASES = [
     ("copies", "close_to_train_share"), ("near_copies", "close_to_train_share"), ("near_copies", "dcr_share"),
-    pytest.param("copies", "dcr_share", marks=pytest.mark.xfail(strict=True, reason=(
-        "known gap (issue 22): dcr_share compares with a train subsample of the holdout's size, so a copy counts "
-        "only when its source row is in the subsample: verbatim copies scored 0.69 here, within the small-sample "
-        "allowance of an 85-row holdout. Fix: the share of nearest neighbours in train and holdout together, "
-        "against its exchangeable null n_train / (n_train + n_holdout)"))),
+    ("copies", "dcr_share"),
 ]
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from synthgen import pipeline
+from synthgen.errors import GateFailed
 from tests.conftest import TINY_CTGAN, small_spec
 
 CLI = [sys.executable, "-m", "synthgen.cli"]
@@ -184,9 +186,10 @@ def test_a_canary_in_one_real_row_reaches_no_published_byte(spec_file, tmp_path)
     assert protection["enabled"] and protection["columns"]["thal"]["rare_categories"] >= 1
     assert protection["columns"]["chol"]["clipped_high"] >= 1
     # and the same canary with protection off is in the model: the card says so plainly
-    off = cli("run", spec_file({**spec, "protection": {"enabled": False}}, "off.yaml"), "--no-prefect", "--quiet",
-              "--out", tmp_path / "off")
-    assert off.returncode in (0, 3), off.stderr[-3000:]
+    try:                                                   # (in this process: the CLI path is covered above)
+        pipeline.run_pipeline(spec_file({**spec, "protection": {"enabled": False}}, "off.yaml"), out=tmp_path / "off")
+    except GateFailed:
+        pass
     model = next((tmp_path / "off").rglob("generator.json")).read_bytes()
     assert b"CANARYCAT7731" in model and b"987654.25" in model           # the known-bad side: it can fail
     # the published suite (value sets, bounds) never holds it; what it observed in this synthetic set may

@@ -26,9 +26,55 @@ def image_spec(source: dict, **extra) -> dict:
     return spec
 
 
+CANARY_TEXT = b"CANARYIMG5521"
+
+
+def _canary_image() -> np.ndarray:
+    """A 28x28 checkerboard with a bright frame: no digit looks like it, so finding it means it was copied."""
+    board = (np.indices((28, 28)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    board[:2], board[-2:], board[:, :2], board[:, -2:] = 255, 255, 255, 255
+    return board
+
+
+def _holds_canary(folder: Path) -> list[str]:
+    """Every place under `folder` where the canary is: its text chunk, its file name or its raw pixels in
+    any file's bytes, or its pixels in any decoded PNG or NPZ image."""
+    from PIL import Image
+
+    canary, found = _canary_image(), []
+    for path in (p for p in folder.rglob("*") if p.is_file()):
+        raw = path.read_bytes() + str(path.relative_to(folder)).encode()
+        found += [f"{path}: {what}" for what, needle in (("text", CANARY_TEXT), ("name", b"canary_5521"),
+                                                         ("pixels", canary.tobytes())) if needle in raw]
+        if path.suffix == ".png":
+            with Image.open(path) as im:
+                if np.array_equal(np.asarray(im.convert("L")), canary):
+                    found.append(f"{path}: decoded image")
+        elif path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                found += [f"{path}: {k}" for k in npz.files if npz[k].dtype == np.uint8 and npz[k].ndim >= 3
+                          and (npz[k].reshape(len(npz[k]), -1) == canary.reshape(1, -1)).all(axis=1).any()]
+    return found
+
+
 def test_image_folder_publishes_pngs_labels_and_medmnist_npz(spec_file, digit_folder, tmp_path):
-    spec = spec_file(image_spec({"path": str(digit_folder)}))
+    """... and a canary image planted in the real folder (a unique pattern, a PNG text chunk, a unique file
+    name) is in no byte of the published folder, nor in any image decoded from it."""
+    from PIL import Image, PngImagePlugin
+
+    source = tmp_path / "digits"
+    shutil.copytree(digit_folder, source)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", CANARY_TEXT.decode())
+    Image.fromarray(_canary_image()).save(source / "digit3" / "canary_5521.png", pnginfo=info)
+    leak = tmp_path / "leak"                         # the known-bad side: the search finds it where it is
+    shutil.copytree(source / "digit3", leak)
+    np.savez(leak / "data.npz", train_images=np.stack([_canary_image()] * 2)[..., None])
+    assert {f.rsplit(": ", 1)[1] for f in _holds_canary(leak)} == {"text", "name", "pixels", "decoded image",
+                                                                   "train_images"}
+    spec = spec_file(image_spec({"path": str(source)}))
     final = pipeline.run_pipeline(spec, out=tmp_path / "out")
+    assert _holds_canary(final) == []
     labels = pl.read_parquet(final / "labels.parquet")
     assert labels.columns == ["file", "label", "seed"] and labels.height == 60
     assert labels.get_column("label").value_counts().get_column("count").to_list() == [20, 20, 20]

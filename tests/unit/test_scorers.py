@@ -22,29 +22,32 @@ def one_class():
 
 @pytest.fixture(scope="module")
 def gan_zero(one_class):
-    """One small GAN trained on the normal digit; every GAN scorer below reuses it. 40 epochs: at 25 the
-    one-digit AUROC was 0.70 on one 2-core machine and above 0.75 on another (0.91 at 40 on the first)."""
+    """One small GAN trained on the normal digit; every GAN scorer below reuses it. 32 base channels: the
+    GAN-based scores are only as good as the GAN's reconstructions of normal images. At 16 channels (40
+    epochs) AnoGAN's residual followed the ink of a digit, not its shape, and ranked the normal 0s ABOVE
+    the other digits (AUROC 0.02-0.07 at 20-500 search steps; a 0 has more ink than most digits) while
+    f-AnoGAN reached 0.61-0.74; at 32 channels (40 epochs, 28 s) AnoGAN scores 0.95 and f-AnoGAN 0.98 on
+    60 test images, as on 150 epochs (0.99 and 1.0). One probe, 2-core machine, 2026-12-05."""
+    from synthgen.data import LabeledImages
     from synthgen.generators import GENERATORS
 
     normal, _ = one_class
-    from synthgen.data import LabeledImages
-
     data = LabeledImages(images=normal.images, labels=normal.labels, classes=("0",))
     return GENERATORS.get("conditional_gan")(**{**TINY_GAN, "epochs": 40, "latent_dim": 64,
-                                                "base_channels": 16}).fit(data)
+                                                "base_channels": 32}).fit(data)
 
 
 @pytest.fixture(scope="module")
 def fanogan(one_class, gan_zero):
     normal, _ = one_class
-    return SCORERS.get("fanogan")(encoder_epochs=15).fit(normal, generator=gan_zero)
+    return SCORERS.get("fanogan")(encoder_epochs=8).fit(normal, generator=gan_zero)
 
 
 def test_fanogan_separates_one_digit_from_the_others(one_class, fanogan):
     _, test = one_class
     truth = test.labels != "0"
     auroc = roc_auc_score(truth, fanogan.decision_function(test))
-    assert auroc > 0.75, auroc
+    assert auroc > 0.9, auroc
 
 
 def test_fanogan_score_is_pixel_plus_kappa_times_feature(one_class, fanogan, gan_zero):
@@ -60,7 +63,7 @@ def test_fanogan_score_is_pixel_plus_kappa_times_feature(one_class, fanogan, gan
     np.testing.assert_allclose(p3["score"], parts["pixel"] + 3.0 * parts["feature"], rtol=1e-5)
 
 
-def test_anogan_score_is_weighted_by_lambda_and_the_search_helps(one_class, gan_zero):
+def test_anogan_score_is_weighted_by_lambda(one_class, gan_zero):
     normal, test = one_class
     sample = test.subset(np.arange(12))
     short = SCORERS.get("anogan")(steps=1, candidates=1).fit(normal, generator=gan_zero)
@@ -69,8 +72,6 @@ def test_anogan_score_is_weighted_by_lambda_and_the_search_helps(one_class, gan_
     half = SCORERS.get("anogan")(lambda_weight=0.5, steps=1, candidates=1).fit(normal, generator=gan_zero)
     ph = half.components(sample)
     np.testing.assert_allclose(ph["score"], 0.5 * ph["residual"] + 0.5 * ph["feature"], rtol=1e-5)
-    longer = SCORERS.get("anogan")(steps=40, candidates=1).fit(normal, generator=gan_zero)
-    assert (longer.decision_function(sample) <= parts["score"] + 1e-6).mean() > 0.9  # the latent search lowers the loss
 
 
 def test_scorer_reuses_a_generator_of_every_class_but_only_its_normal_classes(mnist_split):
@@ -163,20 +164,18 @@ def test_threshold_is_a_quantile_of_calibration_scores(cancer_split):
         SCORERS.get("knn")().fit(benign(train).with_frame(benign(train).frame.head(5)))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap (issue 22): AnoGAN ranks the normal digit ABOVE the others here (AUROC 0.04 with 30 search steps, "
-    "2 candidates, 40 images; this test: 20 steps, 1 candidate, 24 images "
-    "on the 40-epoch test GAN): its residual grows with the ink of a digit, and a 0 has more ink than most "
-    "others; f-AnoGAN on the same GAN scores > 0.75 (test above). To study before AnoGAN is offered for images"))
 def test_anogan_ranks_other_digits_above_the_normal_one(one_class, gan_zero):
-    """AUROC and direction of AnoGAN on the one-digit case (24 images, a short latent search)."""
+    """AUROC and direction of AnoGAN on the one-digit case (20 normal, 40 other digits, a short latent
+    search: 20 steps from one start), and the search lowers the loss it starts from."""
     normal, test = one_class
-    pick = np.concatenate([np.flatnonzero(test.labels == "0")[:12], np.flatnonzero(test.labels != "0")[:12]])
+    pick = np.concatenate([np.flatnonzero(test.labels == "0")[:20], np.flatnonzero(test.labels != "0")[:40]])
     sample = test.subset(pick)
     scorer = SCORERS.get("anogan")(steps=20, candidates=1).fit(normal, generator=gan_zero)
     scores = scorer.decision_function(sample)
     truth = sample.labels != "0"
-    assert roc_auc_score(truth, scores) > 0.75 and scores[truth].mean() > scores[~truth].mean()
+    assert roc_auc_score(truth, scores) > 0.85 and np.median(scores[truth]) > np.median(scores[~truth])
+    start = SCORERS.get("anogan")(steps=1, candidates=1).fit(normal, generator=gan_zero).decision_function(sample)
+    assert (scores <= start + 1e-6).mean() > 0.9
 
 
 @pytest.mark.parametrize("name", ["knn", "ecod", "isolation_forest"])
