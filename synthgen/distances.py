@@ -50,6 +50,17 @@ def nearest(queries: np.ndarray, refs: np.ndarray, *, chunk: int = CHUNK) -> tup
     return np.concatenate(dist), np.concatenate(index)
 
 
+def nearest_ties(queries: np.ndarray, refs: np.ndarray, *, chunk: int = CHUNK) -> tuple[np.ndarray, np.ndarray]:
+    """(distance, count) of each query row's nearest reference rows: how many reference rows lie at exactly
+    that distance (duplicated rows are as near as each other)."""
+    dist, count = [np.zeros(0)], [np.zeros(0, dtype=np.int64)]
+    for _, d in _chunks(queries, refs, chunk):
+        m = d.min(dim=1).values
+        dist.append(m.double().numpy())
+        count.append((d == m[:, None]).sum(dim=1).numpy())
+    return np.concatenate(dist), np.concatenate(count)
+
+
 def nearest_index(queries: np.ndarray, refs: np.ndarray, *, chunk: int = CHUNK) -> np.ndarray:
     """Index of each query row's nearest reference row."""
     return nearest(queries, refs, chunk=chunk)[1]
@@ -62,33 +73,36 @@ def knn_distance(queries: np.ndarray, refs: np.ndarray, k: int, *, chunk: int = 
                            for _, d in _chunks(queries, refs, chunk)])
 
 
-def dcr_share(d_train: np.ndarray, d_holdout: np.ndarray, n_train: int, n_holdout: int,
-              n_queries: int | None = None) -> dict:
+def dcr_share(train: tuple[np.ndarray, np.ndarray], holdout: tuple[np.ndarray, np.ndarray], n_train: int,
+              n_holdout: int, n_queries: int | None = None) -> dict:
     """Is a sample nearer its training rows than unseen rows of the same population?
 
-    `d_train` / `d_holdout`: each sample row's nearest distance to ALL the training rows and to the
-    holdout rows. The raw share is the share of sample rows whose nearest neighbour in train ∪ holdout is
-    a training row (a tie counts at the null). Rows drawn from the population itself (exchangeable with
-    both sets) land on a training row with probability null = n_train / (n_train + n_holdout); a copy of
-    a training row always does. The share is rescaled piecewise-linearly so that 0 stays 0, the null
-    reads 0.5 and copies read 1.0, which keeps one scale (and one gate) whatever the two sizes.
+    `train` / `holdout`: each sample row's nearest distance to ALL the training rows (to the holdout
+    rows), and how many rows lie at that distance (`nearest_ties`). The raw share is the share of the
+    sample rows' nearest neighbours in train ∪ holdout that are training rows: 1 or 0 where one side is
+    nearer, and where both are equally near (duplicated rows: low-cardinality tables repeat rows) the
+    training rows' share of the tied rows. Rows drawn from the population itself (exchangeable with both
+    sets) score null = n_train / (n_train + n_holdout) on average, ties included; a copy of a training
+    row scores 1 unless the same row is in the holdout too. The share is rescaled piecewise-linearly so
+    that 0 stays 0, the null reads 0.5 and 1 reads 1.0: one scale (and one gate) whatever the two sizes.
 
     An earlier form compared against a train subsample of the holdout's size: a copy then counted only
-    when its source row was in the subsample, so verbatim copies of a 400-row train judged against an
-    85-row holdout scored 0.69, inside the small-sample allowance (tests/unit/test_gates.py).
+    when its source row was in the subsample, so verbatim copies of a 398-row train judged against 85
+    holdout rows scored 0.69, inside the small-sample allowance (tests/unit/test_gates.py). Counting a tie
+    as the null instead of by its rows biased duplicated rows upward (fresh arrests rows read 0.59).
 
     `standard_error` is the rescaled share's noise for real rows at these sizes: a binomial over the
     `n_queries` distinct sample rows plus the holdout's share of the space (n_holdout cells whose
     masses vary as much as their mean); at null 0.5 it is the earlier sqrt(0.25/n_h + 0.25/n_q)."""
-    d_train, d_holdout = np.asarray(d_train), np.asarray(d_holdout)
+    (d_t, c_t), (d_h, c_h) = (tuple(np.asarray(a) for a in side) for side in (train, holdout))
     null = n_train / max(n_train + n_holdout, 1)
-    raw = float(np.mean(np.where(d_train < d_holdout, 1.0, np.where(d_train == d_holdout, null, 0.0)))) \
-        if len(d_train) else null
+    tied = c_t / np.maximum(c_t + c_h, 1)
+    raw = float(np.mean(np.where(d_t < d_h, 1.0, np.where(d_t == d_h, tied, 0.0)))) if len(d_t) else null
     if raw >= null:
         share = 0.5 + 0.5 * (raw - null) / max(1 - null, 1e-12)
     else:
         share = 0.5 * raw / max(null, 1e-12)
-    n_q = max(n_queries if n_queries is not None else len(d_train), 1)
+    n_q = max(n_queries if n_queries is not None else len(d_t), 1)
     var = null * (1 - null) / n_q + (1 - null) ** 2 / max(n_holdout, 1)
     se = 0.5 * float(np.sqrt(var)) / max(1 - null, 1e-12)
     return {"dcr_share": float(min(max(share, 0.0), 1.0)), "train_nearest_share": raw, "null_share": null,

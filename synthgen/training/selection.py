@@ -113,10 +113,10 @@ def memorisation_check(sample: np.ndarray, fit: np.ndarray, selection: np.ndarra
     `private` is False only when the share is both above `limit` (a size that matters, halfway to the
     default gate; fixed so the trained model never depends on the gates) and significantly above 0.5
     (one-sided 95%: on a tiny selection split noise alone exceeds the limit)."""
-    from synthgen.distances import dcr_share, nearest_distances
+    from synthgen.distances import dcr_share, nearest_ties
 
-    found = dcr_share(nearest_distances(sample, fit), nearest_distances(sample, selection), len(fit),
-                      len(selection), len(np.unique(sample, axis=0)))
+    found = dcr_share(nearest_ties(sample, fit), nearest_ties(sample, selection), len(fit), len(selection),
+                      len(np.unique(sample, axis=0)))
     return {"dcr_share": found["dcr_share"],
             "private": bool(found["dcr_share"] <= max(limit, 0.5 + z * found["standard_error"]))}
 

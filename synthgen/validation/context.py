@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from synthgen.data import NULL_TOKEN, LabeledTable
-from synthgen.distances import DistanceEncoder, nearest_distances
+from synthgen.distances import DistanceEncoder, nearest_ties
 
 
 class CachedViews:
@@ -74,8 +74,11 @@ class ValidationContext(CachedViews):
 
     def nn(self, query: str, ref: str) -> np.ndarray:
         """Cached nearest distances between the named views (train_x, holdout_x, ...)."""
-        return self.cached(f"nn:{query}->{ref}",
-                           lambda: nearest_distances(getattr(self, query), getattr(self, ref)))
+        return self.nn_ties(query, ref)[0]
+
+    def nn_ties(self, query: str, ref: str) -> tuple[np.ndarray, np.ndarray]:
+        """Cached (nearest distance, rows at that distance) between the named views."""
+        return self.cached(f"nn:{query}->{ref}", lambda: nearest_ties(getattr(self, query), getattr(self, ref)))
 
     # -- classifier views ------------------------------------------------------------------------
     def features(self, table: LabeledTable) -> tuple[np.ndarray, np.ndarray]:

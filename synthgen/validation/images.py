@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from synthgen.data import LabeledImages
-from synthgen.distances import dcr_share, nearest, nearest_distances
+from synthgen.distances import dcr_share, nearest, nearest_ties
 from synthgen.validation.context import CachedViews
 from synthgen.validation.metrics import METRICS, Metric, paired_bootstrap_bound, share_standard_error
 
@@ -115,8 +115,11 @@ class ImageValidationContext(CachedViews):
         return self.cached("trtr", lambda: self.holdout_accuracy(self.judge))
 
     def distances(self, space: str, query: str, ref: str) -> np.ndarray:
+        return self.nearest_ties(space, query, ref)[0]
+
+    def nearest_ties(self, space: str, query: str, ref: str) -> tuple[np.ndarray, np.ndarray]:
         return self.cached(f"nn:{space}:{query}->{ref}",
-                           lambda: nearest_distances(self.space(space, query), self.space(space, ref)))
+                           lambda: nearest_ties(self.space(space, query), self.space(space, ref)))
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -320,8 +323,8 @@ def _memorization(ctx: ImageValidationContext) -> dict:
             d_syn = ctx.distances(space, "synthetic", "train")
             d_hold = ctx.distances(space, "holdout", "train")
             q1 = float(np.quantile(d_hold, 0.01))
-            dcr = dcr_share(d_syn, ctx.distances(space, "synthetic", "holdout"), len(ctx.space(space, "train")),
-                            n_hold, n_syn)
+            dcr = dcr_share(ctx.nearest_ties(space, "synthetic", "train"), ctx.nearest_ties(space, "synthetic", "holdout"),
+                            len(ctx.space(space, "train")), n_hold, n_syn)
             out[space] = {"share": float(np.mean(d_syn < q1)), "holdout_1st_percentile": q1,
                           "dcr_share": dcr["dcr_share"], "dcr": dcr}
         out["standard_error"] = {"memorization_share": share_standard_error(0.01, n_hold, n_syn),

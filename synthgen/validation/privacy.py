@@ -54,7 +54,8 @@ class DCRShare(Metric):
     def compute(self, ctx):
         d_train = ctx.nn("synthetic_x", "train_x")
         d_hold = ctx.nn("synthetic_x", "holdout_x")
-        found = dcr_share(d_train, d_hold, len(ctx.train_x), len(ctx.holdout_x), _distinct_synthetic(ctx))
+        found = dcr_share(ctx.nn_ties("synthetic_x", "train_x"), ctx.nn_ties("synthetic_x", "holdout_x"),
+                          len(ctx.train_x), len(ctx.holdout_x), _distinct_synthetic(ctx))
         return found.pop("dcr_share"), {
             "null_value": 0.5, **found,
             "median_dcr_train": float(np.median(d_train)),

@@ -2,7 +2,9 @@
 
 Known-bad: a "generator" that returns training rows (privacy must fail), one that shuffles each
 column independently (fidelity/utility must fail), uniform noise (quality must fail).
-Known-good: rows resampled from the holdout, real data the model never saw (all gates pass).
+Known-good: fresh real rows, neither train nor the holdout half the gates judge against (a resample of the
+judged holdout would be compared with itself: detection and quality could not fail, nor dcr_share). Known-bad
+sets that need real rows the model never saw take them from the fresh half too.
 """
 
 import numpy as np
@@ -41,11 +43,19 @@ def test_copies_of_training_rows_fail_privacy(split):
     assert all(results[m].kind == "privacy" for m in failed)
 
 
-def test_resampled_holdout_passes_every_gate(split):
-    train, holdout = split
-    results, verdict, failed = _verdict(train, holdout, resampled(holdout, len(train), seed=2))
+@pytest.mark.parametrize("name", ["arrests", pytest.param("cancer", marks=pytest.mark.xfail(strict=True, reason=(
+    "known gap (found by issue 22's fresh-row test): gx_success_rate has no small-sample allowance; 86 fresh "
+    "breast-cancer rows (resampled to the train size) score 0.766-0.821 over six seeds against the 0.8 gate "
+    "(0.766 with this seed), the judged 85 holdout rows themselves 0.772: the suite's tolerances (0.25 sd on "
+    "means and quantiles) are about 2 standard errors at that size. A resample of the judged holdout passed "
+    "by chance. Needed: the real-data noise of the success rate at the run's sizes, as the privacy gates have")))])
+def test_fresh_real_rows_pass_every_gate(name, arrests_split, cancer_split):
+    train, holdout = {"arrests": arrests_split, "cancer": cancer_split}[name]
+    judged, fresh = _judged_and_fresh(holdout)
+    results, verdict, failed = _verdict(train, judged, resampled(fresh, len(train), seed=2))
     assert verdict.passed, verdict.reasons
-    assert results["dcr_share"].value < 0.5  # fresh real rows sit no closer to train than to holdout
+    dcr = results["dcr_share"]   # fresh rows land on a training row as often as the null says (0.5 rescaled)
+    assert abs(dcr.value - 0.5) < 3 * dcr.details["standard_error"], dcr.details
 
 
 def test_independently_shuffled_columns_fail_fidelity(split):
@@ -80,10 +90,11 @@ def test_near_unique_values_copied_are_caught_per_column(cancer_split):
     """Rows are fresh (holdout resample) but one near-unique column copies training values: the
     exact-row check cannot see it, the per-column rare-value check must."""
     train, holdout = cancer_split
-    syn = resampled(holdout, len(train), seed=3)
+    judged, fresh = _judged_and_fresh(holdout)
+    syn = resampled(fresh, len(train), seed=3)
     leaked = train.frame.get_column("mean area").sample(len(train), with_replacement=True, seed=4)
     syn = syn.with_frame(syn.frame.with_columns(leaked.alias("mean area")))
-    results, verdict, failed = _verdict(train, holdout, syn)
+    results, verdict, failed = _verdict(train, judged, syn)
     assert results["exact_copy_excess"].value <= DEFAULTS["exact_copy_excess"]
     assert "rare_value_excess" in failed
     assert results["rare_value_excess"].details["worst_column"] == "mean area"
@@ -100,11 +111,12 @@ def test_flipped_labels_fail_augmentation_no_harm(split):
     """Real feature rows with the label flipped: added to the real training rows they confidently lower
     the holdout AUROC, so the no-harm gate refuses them (with a next step that says so)."""
     train, holdout = split
-    syn = resampled(holdout, len(train), seed=5)
+    judged, fresh = _judged_and_fresh(holdout)
+    syn = resampled(fresh, len(train), seed=5)
     labels = syn.frame.get_column(syn.label).cast(pl.String)
     classes = sorted(labels.unique().to_list())
     flipped = labels.replace({classes[0]: classes[1], classes[1]: classes[0]}).cast(syn.frame.schema[syn.label])
-    results, verdict, failed = _verdict(train, holdout, syn.with_frame(syn.frame.with_columns(flipped.alias(syn.label))))
+    results, verdict, failed = _verdict(train, judged, syn.with_frame(syn.frame.with_columns(flipped.alias(syn.label))))
     assert "augmentation_no_harm" in failed
     assert results["augmentation_no_harm"].value < -0.01
     assert "augmentation" in verdict.next_steps["augmentation_no_harm"]
@@ -227,10 +239,11 @@ def test_five_percent_copies_still_fail_where_real_rows_do_not_repeat(cancer_spl
     import polars as pl
 
     train, holdout = cancer_split
+    judged, fresh = _judged_and_fresh(holdout)
     n = len(train)
     mixed = train.with_frame(pl.concat([resampled(train, n // 20, seed=9).frame,
-                                        resampled(holdout, n - n // 20, seed=10).frame]))
-    results, verdict, failed = _verdict(train, holdout, mixed)
+                                        resampled(fresh, n - n // 20, seed=10).frame]))
+    results, verdict, failed = _verdict(train, judged, mixed)
     assert "exact_copy_excess" in failed, results["exact_copy_excess"]
 
 
@@ -294,13 +307,3 @@ def test_distance_gates_fail_on_copies_and_near_copies_and_pass_fresh_rows(cance
     if bad == "near_copies":
         exact = run_metrics(ValidationContext(train, judged, synthetic), ["exact_copy_excess"])
         assert exact["exact_copy_excess"].value <= DEFAULTS["exact_copy_excess"]   # invisible to exact matching
-
-
-def test_fidelity_gates_pass_fresh_rows_that_are_not_the_judged_holdout(split):
-    """The known-good side of the fidelity and utility gates on rows the gates do not compare against
-    (a holdout resample would be compared with itself)."""
-    train, holdout = split
-    judged, fresh = _judged_and_fresh(holdout)
-    results, verdict, failed = _verdict(train, judged, resampled(fresh, len(train), seed=5))
-    fidelity = {m for m in failed if METRICS.get(m).kind in ("quality", "utility")}
-    assert not fidelity, {m: results[m].value for m in fidelity}
