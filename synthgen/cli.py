@@ -13,6 +13,8 @@ import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
+from synthgen.settings import DEFAULT_DATASETS_DIR
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -52,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("spec", type=Path, metavar="SPEC", nargs="?")
     deploy.add_argument("--sampling", action="store_true",
                         help="register `sample-dataset/on-request` (new samples of published models on request)")
-    deploy.add_argument("--datasets", type=Path, default=Path("reports/datasets"), metavar="DIR",
+    deploy.add_argument("--datasets", type=Path, default=Path(DEFAULT_DATASETS_DIR), metavar="DIR",
                         help="with --sampling: where the published datasets are")
     deploy.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     deploy.add_argument("--out", type=Path, default=None)
@@ -84,23 +86,23 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--per-class", default=None, metavar="CLASS=N,...",
                         help="exact rows per class, e.g. Yes=500,No=100 (classes not named get the rest of --rows)")
     sample.add_argument("--seed", type=int, default=None, metavar="S")
-    sample.add_argument("--datasets", type=Path, default=Path("reports/datasets"), metavar="DIR",
-                        help="where the published datasets are (default: reports/datasets)")
+    sample.add_argument("--datasets", type=Path, default=Path(DEFAULT_DATASETS_DIR), metavar="DIR",
+                        help=f"where the published datasets are (default: {DEFAULT_DATASETS_DIR})")
     sample.add_argument("--no-prefect", action="store_true")
 
     ls = sub.add_parser("list", help="published and refused versions with verdicts and headline metrics")
-    ls.add_argument("--datasets", type=Path, default=Path("reports/datasets"), metavar="DIR")
+    ls.add_argument("--datasets", type=Path, default=Path(DEFAULT_DATASETS_DIR), metavar="DIR")
     ls.add_argument("--json", action="store_true")
     show = sub.add_parser("show", help="one version's card: source, model, every gate")
     show.add_argument("dataset", metavar="DATASET")
     show.add_argument("--version", default=None)
-    show.add_argument("--datasets", type=Path, default=Path("reports/datasets"), metavar="DIR")
+    show.add_argument("--datasets", type=Path, default=Path(DEFAULT_DATASETS_DIR), metavar="DIR")
     show.add_argument("--json", action="store_true")
 
     clean = sub.add_parser("clean", help="remove the staging folders of runs that are no longer alive and half-written folders of dead writers (never "
                            "checkpoints, models or published versions)")
-    clean.add_argument("dirs", nargs="*", type=Path, default=[Path("reports/datasets")], metavar="DIR",
-                       help="output folders (default: reports/datasets)")
+    clean.add_argument("dirs", nargs="*", type=Path, default=[Path(DEFAULT_DATASETS_DIR)], metavar="DIR",
+                       help=f"output folders (default: {DEFAULT_DATASETS_DIR})")
 
     schema = sub.add_parser("schema", help="print (or --write) the JSON Schema of dataset specs")
     schema.add_argument("--write", type=Path, default=None, metavar="FILE")

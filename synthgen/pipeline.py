@@ -249,10 +249,9 @@ def _train_or_reuse(r: Run, store: Path, start: float) -> Path:
             r.record_time("train_s", time.perf_counter() - start)
             return r.dataset / "model"
     params = spec.model.model_dump(exclude={"name"})
-    params["progress"] = r.info["progress"]
     ckpt = r.checkpoint_dir()
     options = r.adapter.fit_options(spec, ckpt)
-    generator = GENERATORS.get(spec.model.name)(**params).fit(r.data("train"), **options)
+    generator = GENERATORS.get(spec.model.name)(**params).fit(r.data("train"), progress=r.info["progress"], **options)
     model_dir = generator.save(r.dataset / "model")
     with atomic_directory(store) as tmp:  # kept until this run publishes: a later failure loses no work
         shutil.copytree(model_dir, tmp, dirs_exist_ok=True)

@@ -11,12 +11,28 @@ T = TypeVar("T", bound=type)
 
 def resolve_params(model, params: dict[str, Any]) -> dict[str, Any]:
     """An estimator's parameters: its spec model's fields validated, with the model's defaults as the
-    only defaults; keys the model does not know (e.g. `progress`) pass through unchanged."""
+    only defaults. A key the model does not know is refused, naming it and the allowed ones (a typo must
+    not be accepted and silently ignored); run-time switches that are not parameters (a progress bar)
+    are arguments of `fit`, never parameters, so nothing UI-only is saved with a model."""
     if model is None:
         return dict(params)
     fields = model.model_fields
-    known = model.model_validate({k: v for k, v in params.items() if k in fields})
-    return {**known.model_dump(exclude={"name"}), **{k: v for k, v in params.items() if k not in fields}}
+    unknown = sorted(set(params) - set(fields))
+    if unknown:
+        allowed = sorted(f for f in fields if f != "name")
+        raise InputError(f"{model.__name__}: unknown parameter(s) {unknown}; allowed: {allowed}")
+    return model.model_validate(params).model_dump(exclude={"name"})
+
+
+#: keys that models saved by earlier versions carry and this version no longer takes as parameters
+#: (`progress` became an argument of fit; classic scorers no longer take `gan`): dropped when loading
+RETIRED_PARAMS = ("progress", "gan")
+
+
+def saved_params(model, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a saved model was built with, less the retired keys its class no longer takes."""
+    fields = model.model_fields if model is not None else {}
+    return {k: v for k, v in params.items() if k in fields or k not in RETIRED_PARAMS}
 
 
 class Registry(Generic[T]):

@@ -64,8 +64,10 @@ def fit_scorer(spec, train, holdout, *, generator=None):
     classes = adapter_for(train).classes(train)
     normal = normal_classes(spec, classes)
     params = settings.scorer.model_dump(exclude={"name"})
-    params["gan"] = spec.model.model_dump()  # used only when no generator is given
-    scorer = SCORERS.get(settings.scorer.name)(**params)
+    cls = SCORERS.get(settings.scorer.name)
+    if "gan" in cls.params_model.model_fields and params.get("gan") is None:
+        params["gan"] = spec.model.model_dump()  # a GAN scorer trains this one when no generator is given
+    scorer = cls(**params)
     scorer.fit(only(train, normal), calibration=only(holdout, normal), generator=generator)
     scorer.screen_ = {"normal_classes": normal, "classes": classes}
     return scorer
@@ -267,13 +269,11 @@ def screen_stream(scorer, chunks, out_dir: Path, *, top_k: int, title: str, orig
 
 # -- the spec-level entry point (CLI and flow) --------------------------------------------------------
 def published_dir(spec, out: str | Path | None = None) -> Path | None:
-    """The spec's latest published dataset version, if any."""
-    root = Path(out or spec.output.dir).resolve() / spec.name
-    latest = root / "LATEST"
-    if not latest.is_file():
-        return None
-    folder = root / latest.read_text().strip()
-    return folder if folder.is_dir() else None
+    """The spec's latest published dataset version, if any (the catalog's reading of LATEST)."""
+    from synthgen.catalog import latest_card
+
+    card = latest_card(Path(out or spec.output.dir).resolve(), spec.name)
+    return Path(card["path"]) if card else None
 
 
 def read_input(spec, path: str | Path, base_dir: Path):

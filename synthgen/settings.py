@@ -1,8 +1,12 @@
-"""Environment synthgen sets for itself before Prefect / GX / albumentations are imported."""
+"""What synthgen sets for itself: environment defaults (before Prefect / GX / albumentations are imported)
+and the default output folder (cheap to import: the CLI reads it before anything heavy loads)."""
 
 from __future__ import annotations
 
 import os
+
+#: where datasets are published unless a spec (`output.dir`) or an option (`--out`, `--datasets`) says otherwise
+DEFAULT_DATASETS_DIR = "reports/datasets"
 
 DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # alone stops all outside connections

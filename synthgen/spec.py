@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from synthgen.errors import InputError, excerpt
 from synthgen.params import Params
+from synthgen.settings import DEFAULT_DATASETS_DIR
 
 
 MAX_SPEC_BYTES = 1_000_000     # a spec is a page of settings; anything near this size is not one
@@ -191,7 +192,7 @@ class ValidationSpec(_Strict):
 
 
 class OutputSpec(_Strict):
-    dir: str = Field("reports/datasets", description="Datasets land in DIR/<name>/<version>/; a relative DIR is taken from the current directory.")
+    dir: str = Field(DEFAULT_DATASETS_DIR, description="Datasets land in DIR/<name>/<version>/; a relative DIR is taken from the current directory.")
     version: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$",
                                 description="A plain folder name (letters, digits, '_', '-', '.'; no '/' or "
                                 "'..'); default: UTC time stamp of the run. An existing version, published or "

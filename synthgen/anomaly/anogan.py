@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from synthgen.anomaly.base import SCORERS, ScorerParams
+from synthgen.anomaly.base import SCORERS, GANScorerParams
 from synthgen.anomaly.gan_images import (
     GANImageScorer,
     best_over_classes,
@@ -24,9 +24,10 @@ from synthgen.anomaly.gan_images import (
     to_tensor,
 )
 from synthgen.nn.convert import tensor_to_images
+from synthgen.training.seeding import resolve_device
 
 
-class AnoGANScorerSpec(ScorerParams):
+class AnoGANScorerSpec(GANScorerParams):
     """AnoGAN (Schlegl et al. 2017): per-sample latent search with G and D frozen;
     score = (1 - lambda) * residual + lambda * discriminator-feature residual (L1)."""
 
@@ -48,10 +49,16 @@ class AnoGANScorer(GANImageScorer):
 
     def _components(self, X, reconstruct: bool = True) -> dict[str, np.ndarray]:
         images = self.input_.check(X)
+        device = resolve_device(self.params["device"])
         chunks = []
-        with frozen_weights():
-            for start in range(0, len(images), self.params["batch_size"]):
-                chunks.append(self._search(to_tensor(images[start:start + self.params["batch_size"]])))
+        try:
+            self.g_.to(device), self.d_.to(device)
+            with frozen_weights():
+                for start in range(0, len(images), self.params["batch_size"]):
+                    batch = to_tensor(images[start:start + self.params["batch_size"]]).to(device)
+                    chunks.append(self._search(batch))
+        finally:                    # saved and shipped to workers from the CPU
+            self.g_.cpu(), self.d_.cpu()
         return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
 
     def _losses(self, x, z, y, f_x):
@@ -69,8 +76,9 @@ class AnoGANScorer(GANImageScorer):
         n = len(x)
         k = len(self.class_index_)
         xs = x.repeat(k, 1, 1, 1)                                         # (K*N, C, H, W), class-major
-        ys = torch.tensor(self.class_index_, dtype=torch.long).repeat_interleave(n)
+        ys = torch.tensor(self.class_index_, dtype=torch.long, device=x.device).repeat_interleave(n)
         seeds = torch.randn(p["candidates"], latent, generator=torch.Generator().manual_seed(p["random_state"]))
+        seeds = seeds.to(x.device)                                        # the same seeded starts on every device
         with torch.no_grad():
             f_x = self.features(xs)
             best = None
@@ -89,8 +97,9 @@ class AnoGANScorer(GANImageScorer):
             loss, residual, feature, x_hat = self._losses(xs, z, ys, f_x)
         split = lambda t: t.reshape(k, n, *t.shape[1:])  # noqa: E731
         recon = split(x_hat)
-        per_class = [{"residual": split(residual)[i].double().numpy(), "feature": split(feature)[i].double().numpy(),
-                      "score": split(loss)[i].double().numpy(), "reconstruction": tensor_to_images(recon[i])}
+        per_class = [{"residual": split(residual)[i].double().cpu().numpy(),
+                      "feature": split(feature)[i].double().cpu().numpy(),
+                      "score": split(loss)[i].double().cpu().numpy(), "reconstruction": tensor_to_images(recon[i].cpu())}
                      for i in range(k)]
         return best_over_classes(per_class)
 

@@ -30,7 +30,7 @@ from synthgen.errors import InputError
 from synthgen.modalities import MODALITIES, adapter_for
 from synthgen.params import Params
 from synthgen.persist import load_state, save_state
-from synthgen.registry import Registry, resolve_params
+from synthgen.registry import Registry, resolve_params, saved_params
 from synthgen.training.seeding import torch_threads
 
 SCORERS: Registry = Registry("scorer")
@@ -45,6 +45,14 @@ class ScorerParams(Params):
                                      "the threshold when fit() gets no calibration set.")
     random_state: int = 0
     threads: int = Field(2, ge=1)
+
+
+class GANScorerParams(ScorerParams):
+    """What every GAN-based scorer adds: the generator to train when `fit` is given none."""
+
+    gan: dict[str, Any] | None = Field(None, description="Spec of the generator trained when fit() gets no "
+                                          "generator: its `name` (default: the modality's default generator) "
+                                          "and parameters. A run fills it from the spec's `model`.")
 
 
 # -- the contract ------------------------------------------------------------------------------------
@@ -126,7 +134,7 @@ class Scorer:
         """Tensors are read with weights_only=True: a saved scorer cannot run code on load."""
         meta, tensors = load_state(directory, "scorer.json", "scorer")
         klass = SCORERS.get(meta["scorer"])
-        self = klass(**meta["params"])
+        self = klass(**saved_params(klass.params_model, meta["params"]))
         facts = meta["input"]
         self.input_ = MODALITIES.get(facts["modality"]).scorer_input.from_facts(facts)
         self.threshold_ = float(meta["threshold"])

@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from synthgen.anomaly.base import SCORERS, ScorerParams
-from synthgen.anomaly.knn import _ReferenceScorer
+from synthgen.anomaly.knn import ReferenceScorer
 
 
 class ECODScorerSpec(ScorerParams):
@@ -21,7 +21,7 @@ class ECODScorerSpec(ScorerParams):
 
 
 @SCORERS.register("ecod")
-class ECODScorer(_ReferenceScorer):
+class ECODScorer(ReferenceScorer):
     params_model = ECODScorerSpec
 
     def _prepare(self) -> None:

@@ -8,10 +8,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from synthgen.anomaly.base import SCORERS, ScorerParams
+from synthgen.anomaly.base import SCORERS, GANScorerParams
 from synthgen.anomaly.gan_images import (
     GANImageScorer,
-    _frozen,
+    frozen_net,
     best_over_classes,
     frozen_weights,
     to_tensor,
@@ -21,7 +21,7 @@ from synthgen.persist import load_prefixed
 from synthgen.training.seeding import resolve_device, seeded
 
 
-class FAnoGANScorerSpec(ScorerParams):
+class FAnoGANScorerSpec(GANScorerParams):
     """f-AnoGAN (Schlegl et al. 2019): an izi_f encoder trained with G and D frozen;
     score = MSE(x, G(E(x))) + kappa * MSE(f(x), f(G(E(x)))), f = discriminator features."""
 
@@ -59,7 +59,7 @@ class FAnoGANScorer(GANImageScorer):
                 batch_size=p["batch_size"], lr=p["encoder_lr"], random_state=p["random_state"],
                 device=device)
         self.g_.cpu(), self.d_.cpu()
-        _frozen(self.encoder_)
+        frozen_net(self.encoder_)
         self.encoder_history_ = info["history"]
         self.timings_["encoder_train_s"] = info["train_s"]
 
@@ -105,5 +105,5 @@ class FAnoGANScorer(GANImageScorer):
         self._restore_gan(state, tensors)
         cfg = self.gan_config_
         self.encoder_ = EncoderNet(cfg["latent_dim"], cfg["channels"], cfg["size"], cfg["base_channels"])
-        _frozen(load_prefixed(self.encoder_, tensors, "e."))
+        frozen_net(load_prefixed(self.encoder_, tensors, "e."))
         self.encoder_history_ = state.get("encoder_history", {})

@@ -49,8 +49,8 @@ class GANImageScorer(Scorer):
         if self.gan_config_["size"] != self.input_.shape[0] or self.gan_config_["channels"] != self.input_.shape[2]:
             raise InputError(f"fit data: images are {self.input_.shape} but the generator makes "
                              f"{self.gan_config_['size']}x{self.gan_config_['size']}x{self.gan_config_['channels']}")
-        self.g_ = _frozen(parts.generator)
-        self.d_ = _frozen(parts.discriminator)
+        self.g_ = frozen_net(parts.generator)
+        self.d_ = frozen_net(parts.discriminator)
         self._fit_scorer(data.subset(np.flatnonzero(np.isin(data.labels, normal))))
 
     def _fit_scorer(self, data: LabeledImages) -> None:
@@ -90,7 +90,7 @@ class GANImageScorer(Scorer):
                                           cfg["base_channels"])
         self.d_ = ProjectionDiscriminatorNet(cfg["n_classes"], cfg["channels"], cfg["size"], cfg["base_channels"])
         for prefix, net in (("g.", self.g_), ("d.", self.d_)):
-            _frozen(load_prefixed(net, tensors, prefix))
+            frozen_net(load_prefixed(net, tensors, prefix))
 
     def components(self, X) -> dict[str, np.ndarray]:
         """The score's parts per sample, for the best normal class (keys: see the scorer's docstring)."""
@@ -122,7 +122,7 @@ def frozen_weights():
     return parametrize.cached()
 
 
-def _frozen(net):
+def frozen_net(net):
     """Eval mode, no gradients on weights, channels-last convolutions (1.2-1.6x faster on CPU)."""
     import torch
 

@@ -21,9 +21,9 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from synthgen.anomaly.base import SCORERS, ScorerParams
+from synthgen.anomaly.base import SCORERS, GANScorerParams
 from synthgen.anomaly.ecod import ECODScorer
-from synthgen.anomaly.knn import _ReferenceScorer
+from synthgen.anomaly.knn import ReferenceScorer
 from synthgen.distances import knn_distance
 from synthgen.errors import InputError
 
@@ -59,7 +59,7 @@ class _GANReference:
         self.normal_classes_ = state["normal_classes"]
 
 
-class GANKNNScorerSpec(ScorerParams):
+class GANKNNScorerSpec(GANScorerParams):
     """Tabular: mean distance to the k nearest rows the trained GAN generates for the normal classes.
     The saved scorer holds synthetic rows only, never a real one."""
 
@@ -69,14 +69,14 @@ class GANKNNScorerSpec(ScorerParams):
 
 
 @SCORERS.register("gan_knn")
-class GANKNNScorer(_GANReference, _ReferenceScorer):
+class GANKNNScorer(_GANReference, ReferenceScorer):
     params_model = GANKNNScorerSpec
 
     def _score(self, X) -> np.ndarray:
         return knn_distance(self.input_.matrix(X), self.reference_, self.params["n_neighbors"])
 
 
-class GANECODScorerSpec(ScorerParams):
+class GANECODScorerSpec(GANScorerParams):
     """Tabular: ECOD tail probabilities with the per-column CDFs of rows the trained GAN generates for the
     normal classes. The saved scorer holds synthetic rows only, never a real one."""
 

@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import Field
 
 from synthgen.anomaly.base import SCORERS, ScorerParams
-from synthgen.anomaly.knn import _ReferenceScorer
+from synthgen.anomaly.knn import ReferenceScorer
 
 
 class IsolationForestScorerSpec(ScorerParams):
@@ -20,7 +20,7 @@ class IsolationForestScorerSpec(ScorerParams):
 
 
 @SCORERS.register("isolation_forest")
-class IsolationForestScorer(_ReferenceScorer):
+class IsolationForestScorer(ReferenceScorer):
     params_model = IsolationForestScorerSpec
 
     def _prepare(self) -> None:

@@ -12,7 +12,7 @@ from synthgen.anomaly.base import SCORERS, Scorer, ScorerParams
 from synthgen.distances import knn_distance
 
 
-class _ReferenceScorer(Scorer):
+class ReferenceScorer(Scorer):
     """Scorers whose whole state is a reference matrix (plus their parameters)."""
 
     def _fit(self, X, *, generator=None) -> None:
@@ -39,7 +39,7 @@ class KNNScorerSpec(ScorerParams):
 
 
 @SCORERS.register("knn")
-class KNNScorer(_ReferenceScorer):
+class KNNScorer(ReferenceScorer):
     params_model = KNNScorerSpec
 
     def _score(self, X) -> np.ndarray:

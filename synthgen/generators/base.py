@@ -20,7 +20,7 @@ import polars as pl
 from synthgen.data import LabeledTable
 from synthgen.errors import InputError, SynthgenError
 from synthgen.persist import load_state, save_state
-from synthgen.registry import Registry, resolve_params
+from synthgen.registry import Registry, resolve_params, saved_params
 
 GENERATORS: Registry = Registry("generator")
 
@@ -153,8 +153,10 @@ class Generator:
         self.params = resolve_params(self.params_model, params)
 
     # -- public contract -------------------------------------------------------------------
-    def fit(self, data, **fit_options) -> "Generator":
+    def fit(self, data, *, progress: bool = False, **fit_options) -> "Generator":
+        """`progress` shows a bar while training (a run-time switch: not a parameter, never saved)."""
         start = time.perf_counter()
+        self.progress_ = progress
         self.class_counts_ = data.class_counts()
         self.classes_ = list(self.class_counts_)
         self.timings_: dict[str, float] = {}
@@ -238,7 +240,7 @@ class Generator:
         klass = GENERATORS.get(meta["generator"])
         if not issubclass(klass, cls):
             raise InputError(f"{directory}: holds a {meta['generator']} generator, not a {cls.__name__}")
-        self = klass(**meta["params"])
+        self = klass(**saved_params(klass.params_model, meta["params"]))
         self.class_counts_ = meta["class_counts"]
         self.classes_ = list(self.class_counts_)
         self.timings_ = meta["timings"]

@@ -112,7 +112,7 @@ class ImageGenerator(Generator):
 
 @GENERATORS.register("conditional_gan")
 class ConditionalGANGenerator(ImageGenerator):
-    """Parameters are those of spec.ConditionalGANModelSpec (minus `name`), plus `progress`."""
+    """Parameters are those of spec.ConditionalGANModelSpec (minus `name`); `fit(progress=True)` shows a bar."""
 
     params_model = ConditionalGANModelSpec
 
@@ -157,7 +157,7 @@ class ConditionalGANGenerator(ImageGenerator):
             cfg = self._config(len(images))
             result = train_gan(images, labels, cfg, device=device,
                                checkpoint_dir=checkpoint_dir, augment=augment,
-                               progress=p.get("progress", False),
+                               progress=getattr(self, "progress_", False),
                                stop_after_epochs=stop_after_epochs, selector=selector)
         self.net_ = result.ema.eval()
         self.discriminator_ = result.discriminator  # kept for the anomaly scorers (train once, use twice)

@@ -186,7 +186,7 @@ class CTGANModelSpec(Params):
 
 @GENERATORS.register("ctgan")
 class CTGANGenerator(TabularGenerator):
-    """Parameters are those of spec.CTGANModelSpec (minus `name`); `progress` shows a tqdm bar."""
+    """Parameters are those of spec.CTGANModelSpec (minus `name`); `fit(progress=True)` shows a tqdm bar."""
 
     params_model = CTGANModelSpec
 
@@ -227,7 +227,7 @@ class CTGANGenerator(TabularGenerator):
             self.normalizer_ = normalizer          # snapshots are sampled through it while training
             encoded = normalizer.transform(data)
             self.net_, self.loss_history_ = train_ctgan(encoded, normalizer.output_info_list, training,
-                                                        device=device, progress=p.get("progress", False),
+                                                        device=device, progress=getattr(self, "progress_", False),
                                                         selector=selector)
         if p["rejection"] == "drs" or (p["rejection"] == "auto" and selector is not None):
             self._fit_filter(table)

@@ -21,7 +21,7 @@ h1 .badge{font-size:.6em;padding:2px 8px;border-radius:4px;color:#fff}
 """
 
 
-def _figure_png(fig) -> str:
+def figure_png(fig) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
@@ -30,7 +30,7 @@ def _figure_png(fig) -> str:
     return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 
-def _plt():
+def plt_module():
     """pyplot on the Agg backend, with every text drawn literally: a column, category or class name with
     `$` (a price band `$$`) or `_` is data, not mathtext (it used to crash the report after training)."""
     import matplotlib
@@ -44,7 +44,7 @@ def _plt():
 
 
 def _column_plot(name: str, kind: str, real: pl.Series, syn: pl.Series) -> str:
-    plt = _plt()
+    plt = plt_module()
     fig, ax = plt.subplots(figsize=(4.2, 2.8))
     if kind == "categorical":
         r = real.cast(pl.String).fill_null("null").value_counts(normalize=True, name="share")
@@ -68,7 +68,7 @@ def _column_plot(name: str, kind: str, real: pl.Series, syn: pl.Series) -> str:
         ax.hist(s, bins=bins, density=True, alpha=0.55, label="synthetic")
     ax.set_title(name, fontsize=10)
     ax.legend(fontsize=7)
-    return _figure_png(fig)
+    return figure_png(fig)
 
 
 def _association(table: LabeledTable, columns: list[str], orders: dict[str, dict]) -> np.ndarray:
@@ -92,7 +92,7 @@ def _association(table: LabeledTable, columns: list[str], orders: dict[str, dict
 
 
 def _corr_heatmap(real: LabeledTable, syn: LabeledTable) -> str:
-    plt = _plt()
+    plt = plt_module()
     cols = real.columns
     orders = {c: {v: i for i, v in enumerate(real.frame.get_column(c).cast(pl.String).fill_null("null")
                                              .value_counts(sort=True).get_column(c).to_list())}
@@ -104,11 +104,11 @@ def _corr_heatmap(real: LabeledTable, syn: LabeledTable) -> str:
     ax.set_yticks(range(len(cols)), [c[:14] for c in cols], fontsize=7)
     ax.set_title("|corr(real) - corr(synthetic)|", fontsize=10)
     fig.colorbar(im, ax=ax, shrink=0.8)
-    return _figure_png(fig)
+    return figure_png(fig)
 
 
 def _class_counts(card: dict) -> str:
-    plt = _plt()
+    plt = plt_module()
     train, syn = card["class_counts"]["train"], card["class_counts"]["synthetic"]
     classes = list(train)
     x = np.arange(len(classes))
@@ -118,11 +118,11 @@ def _class_counts(card: dict) -> str:
     ax.set_xticks(x, [str(c)[:12] for c in classes], rotation=30, ha="right", fontsize=8)
     ax.set_title(f"rows per class of {card['label']!r}", fontsize=10)
     ax.legend(fontsize=7)
-    return _figure_png(fig)
+    return figure_png(fig)
 
 
 def _histograms(metrics: dict) -> list[str]:
-    plt = _plt()
+    plt = plt_module()
     out = []
     for name, result in metrics.items():
         hist = (result.get("details") or {}).get("histogram")
@@ -136,7 +136,7 @@ def _histograms(metrics: dict) -> list[str]:
         ax.set_xlabel("distance to closest record")
         ax.set_title(name, fontsize=10)
         ax.legend(fontsize=7)
-        out.append(_figure_png(fig))
+        out.append(figure_png(fig))
     return out
 
 
@@ -168,7 +168,7 @@ def selection_section(card: dict) -> str:
         return f"<p>{stop}No snapshot selection.</p>"
     curve = selection["curve"]
     at = [p["at"] for p in curve]
-    plt = _plt()
+    plt = plt_module()
     fig, ax = plt.subplots(figsize=(5, 2.8))
     for key in [k for k in curve[0] if k not in ("at", "error") and all(isinstance(p.get(k), (int, float))
                                                                          and np.isfinite(p[k]) for p in curve)]:
@@ -179,7 +179,7 @@ def selection_section(card: dict) -> str:
     ax.set_title("snapshot selection (selection split, own judge)", fontsize=10)
     ax.legend(fontsize=7)
     return (f"<p>{stop}Kept the snapshot at {selection['best_at']} of {at[-1]}, scored by "
-            f"{html.escape(selection['criterion'])}: {selection['best_score']:.4f}.</p>" + _figure_png(fig))
+            f"{html.escape(selection['criterion'])}: {selection['best_score']:.4f}.</p>" + figure_png(fig))
 
 
 def page(title: str, passed: bool, sections: list[tuple[str, str]], labels: tuple[str, str] = ("published", "refused")) -> str:

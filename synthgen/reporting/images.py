@@ -7,7 +7,7 @@ import html
 import numpy as np
 
 from synthgen.data import LabeledImages
-from synthgen.reporting.html import _figure_png, _plt, metric_table, page, selection_section
+from synthgen.reporting.html import figure_png, plt_module, metric_table, page, selection_section
 
 
 def _tile(images: np.ndarray, cols: int) -> np.ndarray:
@@ -22,14 +22,14 @@ def _tile(images: np.ndarray, cols: int) -> np.ndarray:
 
 
 def _show(mosaic: np.ndarray, title: str, width: float = 6.0) -> str:
-    plt = _plt()
+    plt = plt_module()
     h, w, c = mosaic.shape
     fig, ax = plt.subplots(figsize=(width, max(0.6, width * h / w)))
     ax.imshow(mosaic[..., 0] if c == 1 else mosaic, cmap="gray" if c == 1 else None, vmin=0, vmax=255,
               interpolation="nearest")
     ax.set_title(title, fontsize=9)
     ax.axis("off")
-    return _figure_png(fig)
+    return figure_png(fig)
 
 
 def _first(data: LabeledImages, cls: str, k: int) -> np.ndarray:
@@ -79,7 +79,7 @@ def _losses(model_meta: dict) -> str:
     history = (model_meta.get("state") or {}).get("loss_history") or {}
     if not history.get("d_loss"):
         return "<p>no history</p>"
-    plt = _plt()
+    plt = plt_module()
     fig, ax = plt.subplots(figsize=(5, 2.8))
     for key in ("d_loss", "g_loss"):
         ax.plot(range(1, len(history[key]) + 1), history[key], label=key)
@@ -90,7 +90,7 @@ def _losses(model_meta: dict) -> str:
         ax2.plot(range(1, len(history["augment_p"]) + 1), history["augment_p"], color="grey", ls="--", label="p")
         ax2.set_ylim(0, 1)
     ax.legend(fontsize=8)
-    return _figure_png(fig)
+    return figure_png(fig)
 
 
 REVIEW_NOTE = ("<p>This report holds synthetic images, distances and aggregates only: it travels with the "

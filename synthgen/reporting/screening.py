@@ -9,7 +9,7 @@ import html
 import numpy as np
 import polars as pl
 
-from synthgen.reporting.html import _figure_png, _plt, page
+from synthgen.reporting.html import figure_png, plt_module, page
 
 
 def _summary_table(s: dict) -> str:
@@ -29,7 +29,7 @@ def _summary_table(s: dict) -> str:
 
 
 def _histogram(scores: np.ndarray, threshold: float, truth: np.ndarray | None) -> str:
-    plt = _plt()
+    plt = plt_module()
     fig, ax = plt.subplots(figsize=(6, 3))
     hi = np.quantile(scores, 0.995)
     bins = np.linspace(scores.min(), max(hi, threshold) * 1.05 if hi > 0 else hi + 1, 50)
@@ -44,22 +44,22 @@ def _histogram(scores: np.ndarray, threshold: float, truth: np.ndarray | None) -
     ax.set_xlabel("anomaly score (higher = more anomalous)")
     ax.set_ylabel("count")
     ax.set_title("score distribution; dashed line = threshold", fontsize=10)
-    return _figure_png(fig)
+    return figure_png(fig)
 
 
 def _roc(roc: dict, auroc: float) -> str:
-    plt = _plt()
+    plt = plt_module()
     fig, ax = plt.subplots(figsize=(3.4, 3.2))
     ax.plot(roc["fpr"], roc["tpr"], color="#4c72b0")
     ax.plot([0, 1], [0, 1], color="#999", linestyle=":")
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     ax.set_title(f"ROC (AUROC {auroc:.3f})", fontsize=10)
-    return _figure_png(fig)
+    return figure_png(fig)
 
 
 def _top_images(result: dict, scorer) -> str:
-    plt = _plt()
+    plt = plt_module()
     top, explained = result["top"], result["explained"]
     images = top.images if hasattr(top, "images") else top
     recon = explained.get("reconstruction")
@@ -84,7 +84,7 @@ def _top_images(result: dict, scorer) -> str:
             ax.set_xticks([])
             ax.set_yticks([])
     fig.tight_layout()
-    return _figure_png(fig)
+    return figure_png(fig)
 
 
 def _top_rows(result: dict, scorer) -> str:
@@ -106,13 +106,13 @@ def _top_rows(result: dict, scorer) -> str:
         body.append(f"<tr><td>{i + 1}</td><td>{html.escape(str(ids[i]))}</td><td>{scores[i]:.4g}</td>"
                     + (f"<td>{html.escape(str(labels[i]))}</td>" if labels is not None else "")
                     + f"<td>{'; '.join(parts)}</td></tr>")
-    plt = _plt()
+    plt = plt_module()
     fig, ax = plt.subplots(figsize=(1 + 0.35 * m.shape[1], 0.8 + 0.3 * len(order)))
     ax.imshow(m, cmap="Reds", vmin=0, vmax=max(float(m.max()), 1e-6), aspect="auto")
     ax.set_xticks(range(m.shape[1]), [c[:16] for c in shares.columns], rotation=70, ha="right", fontsize=6)
     ax.set_yticks(range(len(order)), [f"#{i + 1}" for i in range(len(order))], fontsize=6)
     ax.set_title("per-column contribution to each top row's score", fontsize=9)
-    return f"<table>{head}{''.join(body)}</table>" + _figure_png(fig)
+    return f"<table>{head}{''.join(body)}</table>" + figure_png(fig)
 
 
 def screening_report(result: dict, scorer, *, all_scores: np.ndarray | None = None) -> str:

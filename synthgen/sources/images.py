@@ -34,7 +34,7 @@ import numpy as np
 
 from synthgen.data import LabeledImages
 from synthgen.errors import InputError, excerpt
-from synthgen.sources.tabular import SourceInfo, _sha256
+from synthgen.sources.tabular import SourceInfo, sha256_file
 
 if TYPE_CHECKING:
     from synthgen.spec import ImageShapeSpec, ImageSourceSpec
@@ -250,10 +250,10 @@ def _class_layout(root: Path, is_member: Callable[[Path], bool], what: str,
 
 def _fingerprint(path: Path) -> str:
     if path.is_file():
-        return _sha256(path)
+        return sha256_file(path)
     digest = hashlib.sha256()
     for f in _visible_files(path):
-        digest.update(f"{f.relative_to(path).as_posix()}\0{_sha256(f)}\n".encode())
+        digest.update(f"{f.relative_to(path).as_posix()}\0{sha256_file(f)}\n".encode())
     return "sha256:" + digest.hexdigest()
 
 
@@ -784,10 +784,10 @@ class BuiltinImageSet:
         """The file's sha256; for several files a sha256 over their names and sha256s."""
         paths = self.paths()
         if len(paths) == 1:
-            return _sha256(paths[0])
+            return sha256_file(paths[0])
         digest = hashlib.sha256()
         for r, p in zip(self.resources, paths):
-            digest.update(f"{r}\0{_sha256(p)}\n".encode())
+            digest.update(f"{r}\0{sha256_file(p)}\n".encode())
         return "sha256:" + digest.hexdigest()
 
 

@@ -26,7 +26,7 @@ class SourceInfo:
         return dict(self.__dict__)
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -73,7 +73,7 @@ def read_table(source, base_dir: Path) -> tuple[pl.DataFrame, SourceInfo]:
         raise
     except Exception as exc:  # polars raises several types for unreadable files
         raise InputError(f"{path}: cannot read as {fmt}: {exc}") from None
-    return frame, SourceInfo(fmt, str(path), _sha256(path), frame.height, frame.width, tuple(notes))
+    return frame, SourceInfo(fmt, str(path), sha256_file(path), frame.height, frame.width, tuple(notes))
 
 
 DELIMITED_SUFFIXES = (".csv", ".txt", ".tsv", ".tab", ".data", ".dat")
