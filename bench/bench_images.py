@@ -110,8 +110,8 @@ def _metrics(train, holdout, synthetic) -> dict:
     start = time.perf_counter()
     res = run_metrics(ImageValidationContext(train, holdout, synthetic, classifier_epochs=5), modality="image")
     out = {k: v.value for k, v in res.items()}
-    out["tstr_accuracy"] = res["tstr_ratio"].details["tstr_accuracy"]
-    out["trtr_accuracy"] = res["tstr_ratio"].details["trtr_accuracy"]
+    out["tstr_accuracy"] = res["tstr_chance_ratio"].details["tstr_accuracy"]
+    out["trtr_accuracy"] = res["tstr_chance_ratio"].details["trtr_accuracy"]
     out["fd"] = res["fd_ratio"].details.get("fd")
     out["validate_s"] = time.perf_counter() - start
     return out
@@ -179,8 +179,8 @@ def main() -> None:
             r = json.loads(line[0][7:])
             rows.append(r)
             print(f"{name:9} {variant:8} epochs={r['epochs']:4} train={r['train_img_per_s']:6.0f} img/s "
-                  f"sample={r['sample_img_per_s']:7.0f} img/s label_fidelity={r['label_fidelity']:.3f} "
-                  f"TSTR={r['tstr_accuracy']:.3f} TRTR={r['trtr_accuracy']:.3f} ratio={r['tstr_ratio']:.3f} "
+                  f"sample={r['sample_img_per_s']:7.0f} img/s label_fidelity_ratio={r['label_fidelity_ratio']:.3f} "
+                  f"TSTR={r['tstr_accuracy']:.3f} TRTR={r['trtr_accuracy']:.3f} chance_ratio={r['tstr_chance_ratio']:.3f} "
                   f"fd_ratio={r['fd_ratio']:.1f} density={r['density']:.3f} coverage={r['coverage']:.3f} "
                   f"uplift={r['augmentation_uplift']:+.3f} memorization={r['memorization_share']:.3f} "
                   f"validate={r['validate_s']:.0f}s", flush=True)

@@ -4,8 +4,9 @@ TRTR. Every metric compares against the holdout, which neither the GAN nor the C
 
 - fd_ratio: Fréchet distance of synthetic to train features over the holdout's (a real-vs-real floor)
 - density / coverage: Naeem et al. 2020, k = 5, in the same feature space
-- label_fidelity: the CNN's accuracy on synthetic images against their conditioned labels
-- tstr_ratio / augmentation_uplift: holdout accuracy of CNNs trained on synthetic / real + synthetic
+- label_fidelity_ratio: per class, the CNN's accuracy on synthetic images against their conditioned labels
+  over its recall on the real holdout images of that class (the worst class)
+- tstr_chance_ratio / augmentation_uplift: holdout accuracy of CNNs trained on synthetic / real + synthetic
 - memorization_share / dcr_share: nearest-neighbour memorisation in pixel AND feature space
   (the worse space is the value; both are in the details with the closest synthetic/train pairs)
 """
@@ -159,20 +160,6 @@ class _ImageMetric(Metric):
     modality = "image"
 
 
-@METRICS.register("label_fidelity")
-class LabelFidelity(_ImageMetric):
-    shares = "judge"
-    kind = "quality"
-    direction = "higher"
-
-    def compute(self, ctx: ImageValidationContext):
-        wanted, pred = ctx.synthetic_judged()
-        per_class = {c: float(np.mean(pred[wanted == i] == i)) for i, c in enumerate(ctx.train.classes)
-                     if np.any(wanted == i)}
-        return float(np.mean(pred == wanted)), {"per_class": per_class,
-                                                "judge_holdout_accuracy": ctx.trtr_accuracy}
-
-
 @METRICS.register("label_fidelity_ratio")
 class LabelFidelityRatio(_ImageMetric):
     """Per class, the judge's accuracy on synthetic images of that class over its recall on the real
@@ -247,21 +234,6 @@ class Coverage(_ImageMetric):
     def compute(self, ctx):
         dc = _density_coverage(ctx)
         return dc["synthetic"][1], {"real_floor": dc["holdout"][1]}
-
-
-@METRICS.register("tstr_ratio")
-class TSTRRatio(_ImageMetric):
-    """Holdout accuracy of a CNN trained on synthetic images over one trained on the real ones."""
-    shares = "judge"
-
-    kind = "utility"
-    direction = "higher"
-
-    def compute(self, ctx):
-        syn = ctx.synthetic
-        tstr = ctx.cached("tstr_accuracy", lambda: ctx.holdout_accuracy(ctx.train_cnn(syn.images, syn.label_index(), 1)))
-        trtr = ctx.trtr_accuracy
-        return tstr / max(trtr, 1e-9), {"tstr_accuracy": tstr, "trtr_accuracy": trtr}
 
 
 @METRICS.register("tstr_chance_ratio")
