@@ -52,10 +52,9 @@ class DCRShare(Metric):
     direction = "lower"
 
     def compute(self, ctx):
-        d_train = ctx.nn("synthetic_x", "train_x")
-        d_hold = ctx.nn("synthetic_x", "holdout_x")
-        found = dcr_share(ctx.nn_ties("synthetic_x", "train_x"), ctx.nn_ties("synthetic_x", "holdout_x"),
-                          len(ctx.train_x), len(ctx.holdout_x), _distinct_synthetic(ctx))
+        to_train, to_hold = ctx.nn_ties("synthetic_x", "train_x"), ctx.nn_ties("synthetic_x", "holdout_x")
+        d_train, d_hold = to_train[0], to_hold[0]
+        found = dcr_share(to_train, to_hold, len(ctx.train_x), len(ctx.holdout_x), _distinct_synthetic(ctx))
         return found.pop("dcr_share"), {
             "null_value": 0.5, **found,
             "median_dcr_train": float(np.median(d_train)),
