@@ -190,6 +190,18 @@ def test_npz_length_mismatch_names_both_keys(tmp_path):
         _read(path, npz_splits=["train"])
 
 
+def test_npz_splits_of_other_shapes_are_refused_whole_and_in_ranges(tmp_path):
+    path = _npz(tmp_path / "t.npz", train_images=np.zeros((4, 28, 28), np.uint8), train_labels=np.arange(4) % 2,
+                test_images=np.zeros((3, 32, 32), np.uint8), test_labels=np.arange(3) % 2)
+    with pytest.raises(InputError, match=r"train_images are \(28, 28, 1\) but test_images are \(32, 32, 1\)") as whole:
+        _read(path)
+    with pytest.raises(InputError) as ranged:  # the ranged planner once pooled them and failed mid-read
+        src.image_chunks(ImageSourceSpec(path=str(path)), ImageShapeSpec(), path)
+    assert str(ranged.value) == str(whole.value)
+    chunks = src.image_chunks(ImageSourceSpec(path=str(path), npz_splits=["test"]), ImageShapeSpec(), path)
+    assert chunks.n == 3 and chunks.read(1, 3).images.shape == (2, 32, 32, 1)
+
+
 def test_npz_class_names(tmp_path):
     data, _ = _read(_medmnist(tmp_path), class_names={"0": "normal", "10": "tumour"})
     assert data.classes == ("normal", "1", "tumour")
