@@ -69,8 +69,8 @@ def run_case(name: str, percentiles: list[float], out: Path) -> dict:
             arm = {"setting": label, "budget": budget}
             t = time.perf_counter()
             try:
-                synthetic = gen.sample(len(train), random_state=1, min_acceptance=DEFAULT_MIN_ACCEPTANCE,
-                                       run_classes=run_classes)
+                plan = gen.plan(len(train), random_state=1, min_acceptance=DEFAULT_MIN_ACCEPTANCE)
+                synthetic = gen.combine(plan, (run_classes or gen.sample_classes)(plan.jobs))
                 arm["refused"] = False
             except GenerationError as exc:
                 synthetic = exc.partial

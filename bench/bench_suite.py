@@ -352,12 +352,12 @@ def _gate_values(results: dict, gates: dict) -> dict:
 
 
 def _judge(adapter, spec, train, holdout, synthetic):
-    from synthgen.validation.gates import judge
+    from synthgen.validation.gates import verdict
     from synthgen.validation.suite import run_metrics
 
     results = run_metrics(adapter.context(spec, train, holdout, synthetic), modality=spec.modality)
-    verdict = judge(results, spec.gates.model_dump())
-    return _gate_values(results, spec.gates.model_dump()), verdict.passed, [c.metric for c in verdict.checks if not c.passed]
+    decided = verdict(results, spec.gates.model_dump())
+    return _gate_values(results, spec.gates.model_dump()), decided.passed, [c.metric for c in decided.checks if not c.passed]
 
 
 def _independent(adapter, spec, train, unseen, synthetic) -> dict:

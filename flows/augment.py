@@ -1,7 +1,7 @@
 """augment_dataset_flow: spec -> trained generator -> labeled synthetic table -> gates -> publish.
 
-Thin on purpose: each task is one call into synthgen.pipeline and passes the run folder (a path),
-never data or models. Tasks that read or write files retry on transient errors, not on bad input.
+Thin on purpose: each task is one call into synthgen.pipeline and passes the run (its folder and typed
+record, held in this process), never data or models. Tasks that read or write files retry on transient errors, not on bad input.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE
 
 from synthgen import pipeline
+from synthgen.cluster import RunOutcome
 from synthgen.errors import SynthgenError, Unchanged
+from synthgen.run import Run
 
 
 def _transient(task_, task_run, state) -> bool:
@@ -37,12 +39,12 @@ TASKS = {step.name: task(name=step.name, **TASK, **(IO if step.io else {}))(step
 
 
 @task(name="publish", **TASK, **IO)
-def publish(run: Path) -> Path:
+def publish(run: Run) -> Path:
     return pipeline.finish(run)
 
 
-def _artifacts(run: Path) -> None:
-    card = json.loads((run / "dataset" / "card.json").read_text())
+def _artifacts(run: Run) -> None:
+    card = json.loads((run.dataset / "card.json").read_text())
     key = card["dataset"].replace("_", "-")
     checks = card["verdict"]["checks"]
     create_table_artifact(
@@ -62,21 +64,22 @@ def _artifacts(run: Path) -> None:
 
 @flow(name="augment-dataset", log_prints=True)
 def augment_dataset_flow(spec_path: str, overrides: list[str] | None = None, out: str | None = None,
-                         progress: bool = False, force: bool = False) -> str:
+                         progress: bool = False, force: bool = False) -> RunOutcome:
+    """Published or unchanged comes back as a `RunOutcome`; a refusal or bad input fails the flow run."""
     run = pipeline.start_run(spec_path, overrides or [], out, progress=progress, force=force)
     try:
-        results = pipeline.run_steps(run, lambda step, path: TASKS[step.name](path))
+        results = pipeline.run_steps(run, lambda step, r: TASKS[step.name](r))
     except Unchanged as exc:  # a scheduled run with nothing new: done, and it says so
         create_markdown_artifact(key=f"{Path(exc.latest).parent.name.replace('_', '-')}-unchanged",
                                  markdown=f"# Nothing to do\n\n{exc}")
         print(str(exc))
-        return exc.latest
+        return RunOutcome(spec=spec_path, status="unchanged", exit_code=0, final=exc.latest, message=str(exc))
     try:
         _artifacts(run)
     except BaseException:
         from synthgen.publish import discard
 
-        discard(run)
+        discard(run.path)
         raise
     screened = results["screen-holdout"]
     if screened is not None:
@@ -86,26 +89,26 @@ def augment_dataset_flow(spec_path: str, overrides: list[str] | None = None, out
     final = publish(run)
     create_link_artifact(key=f"{Path(final).parent.name.replace('_', '-')}-dataset",
                          link=Path(final).resolve().as_uri(), link_text=str(final))
-    return str(final)
+    return RunOutcome(spec=spec_path, status="published", exit_code=0, final=str(final))
 
 
 @task(name="augment-spec", **TASK)
-def augment_spec(spec_path: str, overrides: list[str], out: str, force: bool = False) -> dict:
+def augment_spec(spec_path: str, overrides: list[str], out: str, force: bool = False) -> RunOutcome:
     """One spec's whole path on whichever dask worker the runner picks; the outcome comes back as data."""
-    return pipeline.run_job(spec_path, overrides, out, force)
+    return pipeline.run_outcome(spec_path, overrides, out, force)
 
 
 @flow(name="augment-many", log_prints=True)
-def _augment_many(jobs: list[tuple]) -> list[dict]:
+def _augment_many(jobs: list[tuple]) -> list[RunOutcome]:
     futures = [augment_spec.submit(*job) for job in jobs]
     outcomes = [f.result() for f in futures]
-    create_table_artifact(key="augment-many", table=[{k: o[k] for k in ("spec", "exit_code", "final", "worker")}
+    create_table_artifact(key="augment-many", table=[o.model_dump(include={"spec", "exit_code", "final", "worker"})
                                                      for o in outcomes],
                           description="one row per spec: where it ran and how it ended")
     return outcomes
 
 
-def augment_many_flow(jobs: list[tuple], *, address: str, security=None) -> list[dict]:
+def augment_many_flow(jobs: list[tuple], *, address: str, security=None) -> list[RunOutcome]:
     """Run specs concurrently on the dask scheduler at `address` (prefect-dask's DaskTaskRunner), joined
     with `security` (dask TLS) when given."""
     from prefect_dask import DaskTaskRunner

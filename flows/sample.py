@@ -11,6 +11,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows.augment import TASKS, publish
 from synthgen import pipeline
+from synthgen.catalog import version_card
 
 
 @flow(name="sample-dataset", log_prints=True)
@@ -18,9 +19,9 @@ def sample_dataset_flow(dataset: str, datasets: str = "reports/datasets", versio
                         rows: int | None = None, per_class: dict[str, int] | None = None,
                         seed: int | None = None) -> str:
     run = pipeline.start_sample(dataset, datasets, version=version, rows=rows, per_class=per_class, seed=seed)
-    pipeline.run_steps(run, lambda step, path: TASKS[step.name](path))
+    pipeline.run_steps(run, lambda step, r: TASKS[step.name](r))
     final = publish(run)
     create_markdown_artifact(key=f"{dataset.replace('_', '-')}-sample",
                              markdown=f"# {dataset}: new sample published\n\n`{final}` (from version "
-                                      f"{pipeline.version_card(Path(final).parent.parent, dataset, Path(final).name)['sampled_from']['model_of']})")
+                                      f"{version_card(Path(final).parent.parent, dataset, Path(final).name)['sampled_from']['model_of']})")
     return str(final)

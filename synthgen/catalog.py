@@ -39,6 +39,32 @@ def latest_card(out_dir: str | Path, dataset: str) -> dict | None:
     return version_card(out_dir, dataset, version)
 
 
+def trained_card(out_dir: str | Path, dataset: str) -> dict | None:
+    """The card of the run that trained the latest published version's model (a sample drawn later
+    names it in `sampled_from`), or None."""
+    card = latest_card(out_dir, dataset)
+    if card and card.get("sampled_from"):
+        card = version_card(out_dir, dataset, card["sampled_from"]["version"])
+    return card
+
+
+def unchanged_since(out_dir: str | Path, dataset: str, spec_hash: str, fingerprint: str) -> dict | None:
+    """The latest version when its run had this spec hash and source fingerprint (a scheduled run then
+    has nothing to do), else None."""
+    card = trained_card(out_dir, dataset)
+    if card and card.get("spec_hash") == spec_hash and card["source"]["source"]["fingerprint"] == fingerprint:
+        return card
+    return None
+
+
+def published_model(out_dir: str | Path, dataset: str, key: str) -> Path | None:
+    """The latest published version's model folder when it was trained under model-store key `key`."""
+    card = latest_card(out_dir, dataset)
+    if card and card.get("model_key") == key and (Path(card["path"]) / "model" / "generator.json").is_file():
+        return Path(card["path"]) / "model"
+    return None
+
+
 def _closest(checks: list[dict], k: int = 3) -> list[dict]:
     """The gated metrics nearest their threshold (relative margin): what a reader should look at first."""
     def margin(c):

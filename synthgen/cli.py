@@ -10,7 +10,6 @@ import argparse
 import os
 import sys
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 
 from synthgen.settings import DEFAULT_DATASETS_DIR
@@ -145,6 +144,7 @@ def flow(name: str):
 
 def _run(args) -> int:
     """Run every spec even if one fails; the exit code is the worst one (3 > 2 > 0)."""
+    from synthgen.cluster import outcome
     from synthgen.errors import SynthgenError
     from synthgen.spec import load_spec
 
@@ -153,31 +153,32 @@ def _run(args) -> int:
     worst = 0
     for spec in args.specs:
         try:
-            started = datetime.now(timezone.utc).replace(microsecond=0)
             load_spec(spec, args.overrides)  # refuse a bad spec before starting Prefect
             if args.no_prefect:
                 from synthgen.pipeline import run_pipeline
 
-                final = run_pipeline(spec, args.overrides, args.out, progress=not args.quiet, force=args.force)
+                ended = outcome(run_pipeline, str(spec), args.overrides, args.out, progress=not args.quiet,
+                                force=args.force)
             else:
-                final = flow("augment")(str(spec), list(args.overrides), str(args.out) if args.out else None,
+                ended = flow("augment")(str(spec), list(args.overrides), str(args.out) if args.out else None,
                                         progress=not args.quiet, force=args.force)
-                if _created(final) < started:  # the flow found nothing new and named the latest version
-                    print(f"synthgen: {spec}: unchanged since {final}; nothing retrained or published "
-                          "(--force to run anyway)")
-                    continue
-            print(f"{spec}: published {final}")
-            _print_screening(final)
         except SynthgenError as exc:
             _report(exc)
             worst = max(worst, exc.exit_code)
+            continue
+        worst = max(worst, _print_outcome(ended))
     return worst
 
 
-def _created(final) -> "datetime":
-    import json
-
-    return datetime.fromisoformat(json.loads((Path(final) / "card.json").read_text())["created"])
+def _print_outcome(ended) -> int:
+    """One spec's `cluster.RunOutcome` as the CLI's lines; its exit code."""
+    where = f" (worker {ended.worker})" if ended.worker != "local" else ""
+    if ended.status == "published":
+        print(f"{ended.spec}: published {ended.final}{where}")
+        _print_screening(ended.final)
+    else:
+        _say(ended.exit_code, ended.message)
+    return ended.exit_code
 
 
 def _run_distributed(args) -> int:
@@ -210,20 +211,15 @@ def _run_distributed(args) -> int:
         if args.cluster:
             check_shared(client, shared)
         if args.no_prefect:
-            from synthgen.pipeline import run_job
+            from synthgen.pipeline import run_outcome
 
-            futures = [client.submit(run_job, *job, pure=False, key=f"run-{Path(job[0]).stem}-{uuid.uuid4().hex[:8]}")
+            futures = [client.submit(run_outcome, *job, pure=False, key=f"run-{Path(job[0]).stem}-{uuid.uuid4().hex[:8]}")
                        for job in jobs]
             outcomes = client.gather(futures)
         else:
             outcomes = flow("augment_many")(jobs, address=client.scheduler.address, security=security)
-    for outcome in outcomes:
-        if outcome["exit_code"] == 0 and outcome["message"] is None:
-            print(f"{outcome['spec']}: published {outcome['final']} (worker {outcome['worker']})")
-            _print_screening(outcome["final"])
-        else:
-            _say(outcome["exit_code"], outcome["message"])
-        worst = max(worst, outcome["exit_code"])
+    for ended in outcomes:
+        worst = max(worst, _print_outcome(ended))
     return worst
 
 

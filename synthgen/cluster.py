@@ -20,7 +20,9 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Literal, Sequence
+
+from pydantic import BaseModel
 
 from synthgen.errors import InputError
 
@@ -54,11 +56,17 @@ def _tagged(fn: Callable, item: Any) -> tuple[Any, str]:
     return fn(item), worker_name()
 
 
-def fan_out(fn: Callable[[Any], Any], items: Sequence[Any], *, name: str = "task") -> list[tuple[Any, str]]:
+def fan_out(fn: Callable[[Any], Any], items: Sequence[Any], *, name: str = "task",
+            local: Callable[[list], list] | None = None) -> list[tuple[Any, str]]:
     """[(fn(item), worker that ran it)] in the order of `items`. On a worker the items become tasks the
-    cluster spreads (the caller secedes while it waits); elsewhere they run here, one after another.
-    `fn` must be a module-level function (it is pickled to the workers)."""
+    cluster spreads (the caller secedes while it waits; `fn` must be a module-level function, it is
+    pickled to the workers, and builds what it needs from its item). Elsewhere they run here: through
+    `local(items) -> results` when given (one call that shares what the caller already holds: a loaded
+    model, a validation context), else one `fn` call after another."""
     if not in_worker() or len(items) < 2:
+        if local is not None:
+            here = worker_name()
+            return [(result, here) for result in local(list(items))]
         return [_tagged(fn, item) for item in items]
     from distributed import worker_client
 
@@ -66,6 +74,34 @@ def fan_out(fn: Callable[[Any], Any], items: Sequence[Any], *, name: str = "task
         futures = [client.submit(_tagged, fn, item, key=f"{name}-{i}-{uuid.uuid4().hex[:8]}", pure=False)
                    for i, item in enumerate(items)]
         return client.gather(futures)
+
+
+class RunOutcome(BaseModel):
+    """How one spec's run ended, as data: flows and cluster tasks return it, so a refusal on one worker
+    never looks like a crash, and the CLI prints it without guessing."""
+
+    spec: str
+    status: Literal["published", "unchanged", "refused", "bad input", "error"]
+    exit_code: int
+    final: str | None = None           # the published version (unchanged: the latest one)
+    message: str | None = None
+    worker: str = LOCAL
+
+
+def outcome(call: Callable[..., Any], spec: str, *args: Any, **kwargs: Any) -> RunOutcome:
+    """`call(spec, ...)` (a whole run, returning the published folder) as a `RunOutcome`."""
+    from synthgen.errors import SynthgenError, Unchanged
+
+    try:
+        final = call(spec, *args, **kwargs)
+    except Unchanged as exc:
+        return RunOutcome(spec=str(spec), status="unchanged", exit_code=0, final=exc.latest, message=str(exc),
+                          worker=worker_name())
+    except SynthgenError as exc:
+        status = {2: "bad input", 3: "refused"}.get(exc.exit_code, "error")
+        return RunOutcome(spec=str(spec), status=status, exit_code=exc.exit_code, message=str(exc),
+                          worker=worker_name())
+    return RunOutcome(spec=str(spec), status="published", exit_code=0, final=str(final), worker=worker_name())
 
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}

@@ -1,171 +1,93 @@
-"""The data path as steps that pass a run folder, not data, between them.
+"""The data path as steps that pass one run (its folder and typed record), not data, between them.
 
-spec -> source -> train/holdout split -> generator.fit -> sample -> validate -> gates
-     -> report + card -> publish atomically (or quarantine)
+spec -> source -> train/holdout split -> candidate generators fit -> select one -> sample -> validate
+     -> gates -> report + card -> publish atomically (or quarantine)
 
-Each step is one function taking the run folder (see publish.py) and writing its outputs there,
-so the Prefect flow can make each step a task (results stay small: paths) and the CLI and tests
-can call the same functions without Prefect (`run_pipeline`). Inside a step, a `Run` handle reads
-the spec and each data set once. `STEPS` is the one list of steps; the flow iterates it too.
+Each step is one function taking the `Run` (see run.py; the record is in record.py) and filling its
+named fields of the record, so the Prefect flow can make each step a task and the CLI and tests can
+call the same functions without Prefect (`run_pipeline`). `STEPS` is the one list of steps; the flow
+iterates it too. Where a step has independent pieces (candidates to train, classes to draw, metric
+groups to compute) it hands them to `cluster.fan_out`: tasks on a cluster, one call here otherwise.
 """
 
 from __future__ import annotations
 
-import json
-import platform
+import shutil
 import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import cached_property, lru_cache, wraps
-from importlib import metadata
+from functools import wraps
 from pathlib import Path
 from typing import Any, Callable
 
 from synthgen import publish as pub
-from synthgen.atomic import atomic_directory
-from synthgen.catalog import latest_card, version_card
-from synthgen.cluster import fan_out, worker_name
+from synthgen.atomic import atomic_directory, private_dir
+from synthgen.catalog import latest_card, published_model, unchanged_since, version_card
+from synthgen.cluster import fan_out, outcome, worker_name
 from synthgen.errors import GateFailed, InputError, SynthgenError, Unchanged
-from synthgen.modalities import MODALITIES
-from synthgen.spec import LoadedSpec, load_spec, validate_spec
+from synthgen.record import Candidate, RunRecord, SampledFrom, SampleRecord, SourceRecord
+from synthgen.run import Run
+from synthgen.spec import LoadedSpec, load_spec, training_key
 
-MODELS = pub.MODELS_DIR
-UNTRAINED_FIELDS = ("description", "sample", "gates", "validation", "output", "schedule", "screen")
-LIBRARIES = ("synthgen", "torch", "ctgan", "rdt", "polars", "pandas", "numpy", "scikit-learn",
-             "great-expectations", "prefect", "pydantic")
+CANDIDATES = "candidates"   # work/candidates/<i>/: each candidate's model, copied in under its store lock
 
 
-class Run:
-    """A run folder: `work/` (spec, real splits, step records) and `dataset/` (what may be published).
-    Reads the spec, its adapter and each data set at most once."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.work = self.path / "work"
-        self.dataset = self.path / "dataset"
-        self._data: dict[str, Any] = {}
-
-    def read(self, name: str) -> Any:
-        return json.loads((self.work / name).read_text())
-
-    def write(self, name: str, data: Any) -> None:
-        pub.write_json(self.work / name, data)
-
-    @cached_property
-    def info(self) -> dict:
-        return self.read("run.json")
-
-    @cached_property
-    def spec(self):
-        return validate_spec(self.read("spec.json"), origin=str(self.work / "spec.json"))
-
-    @cached_property
-    def adapter(self):
-        return MODALITIES.get(self.spec.modality)
-
-    def data(self, which: str):
-        """train / holdout (real, work folder) or synthetic (dataset folder), in the adapter's container."""
-        if which not in self._data:
-            self._data[which] = self.adapter.read(self.path, which)
-        return self._data[which]
-
-    @cached_property
-    def model_meta(self) -> dict:
-        return json.loads((self.dataset / "model" / "generator.json").read_text())
-
-    @cached_property
-    def metrics(self) -> dict:
-        return json.loads((self.dataset / "metrics.json").read_text())
-
-    def record_time(self, step: str, seconds: float) -> None:
-        path = self.work / "timings.json"
-        timings = json.loads(path.read_text()) if path.exists() else {}
-        timings[step] = round(seconds, 3)
-        pub.write_json(path, timings)
-
-    def record_tasks(self, tasks: dict[str, str]) -> None:
-        """Which worker ran each task of this run ("local": this process); the card shows them."""
-        path = self.work / "tasks.json"
-        known = json.loads(path.read_text()) if path.exists() else {}
-        pub.write_json(path, known | tasks)
-
-    def model_store(self) -> Path:
-        """Where a trained model waits until its run publishes: outside the run and staging folders (no
-        clean-up of stale runs removes it), keyed by the source fingerprint and every spec field that
-        shapes training (not sample, gates, validation thresholds, output, schedule or screen), so a
-        re-run after a failure later in the run, or with other gates, reuses the model."""
-        import hashlib
-
-        spec = self.spec.model_dump(mode="json")
-        relevant = {k: v for k, v in spec.items() if k not in UNTRAINED_FIELDS}
-        relevant["source_fingerprint"] = self.read("source.json")["source"]["fingerprint"]
-        key = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
-        return Path(self.info["out_dir"]) / MODELS / self.info["dataset"] / key
-
-    def model_lock(self) -> Path:
-        """Held while a model is trained into, reused from or removed from the model store."""
-        store = self.model_store()
-        return store.parent / f"{store.name}.lock"
-
-    def checkpoint_dir(self) -> Path:
-        """Outside the run folder, keyed by spec hash: a killed run's next attempt resumes from here."""
-        info = self.info
-        return Path(info["out_dir"]) / pub.STAGING / "checkpoints" / info["dataset"] / info["spec_hash"][:16]
-
-
-# -- steps ----------------------------------------------------------------------------------------
-def _records_worker(name: str):
-    """A step notes which worker ran it (the card's `tasks`), wherever it runs."""
+def _step(name: str):
+    """A step notes which worker ran it (the card's `tasks`) and saves the record when it is done."""
     def decorate(fn):
         @wraps(fn)
-        def step(run: Path):
-            Run(run).record_tasks({name: worker_name()})
-            return fn(run)
+        def step(run: Run):
+            run.record_tasks({name: worker_name()})
+            result = fn(run)
+            run.save()
+            return result
         return step
     return decorate
 
 
 def start_run(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
               out: str | Path | None = None, *, progress: bool = False, force: bool = False,
-              loaded: LoadedSpec | None = None, origin: dict | None = None) -> Path:
-    """A new run folder. `loaded` gives the spec as data instead of reading `spec_path`; `origin`
-    (sampling) names the published model to draw from and the source fingerprint it was trained on."""
+              loaded: LoadedSpec | None = None, sampled_from: SampledFrom | None = None) -> Run:
+    """A new run folder and its record. `loaded` gives the spec already validated instead of reading
+    `spec_path`; `sampled_from` (sampling) names the published model to draw from."""
     loaded = loaded or load_spec(spec_path, overrides)
     spec = loaded.spec
     out_dir = Path(out or spec.output.dir).resolve()
     version = spec.output.version or pub.new_version()
-    run = pub.create_staging(out_dir, spec.name, version)
-    pub.write_json(run / "work" / "spec.json", spec.model_dump(mode="json"))
-    pub.write_json(run / "work" / "run.json", {
-        "dataset": spec.name, "version": version, "out_dir": str(out_dir),
-        "spec_path": str(loaded.path), "spec_dir": str(loaded.base_dir), "overrides": list(overrides),
-        "spec_hash": loaded.spec_hash, "progress": progress, "force": force, "origin": origin,
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    })
+    path = pub.create_staging(out_dir, spec.name, version)
+    run = Run(path, RunRecord(
+        dataset=spec.name, version=version, out_dir=str(out_dir), spec_path=str(loaded.path),
+        spec_dir=str(loaded.base_dir), overrides=list(loaded.overrides), spec_hash=loaded.spec_hash, spec=spec,
+        force=force, progress=progress, sampled_from=sampled_from,
+        started=datetime.now(timezone.utc).isoformat(timespec="seconds")))
+    run.save()
     return run
 
 
-@_records_worker("load-data")
-def load_data(run: Path) -> dict:
+@_step("load-data")
+def load_data(run: Run) -> SourceRecord:
+    """Read, check and split the source; a run whose source and spec equal the latest published version's
+    ends here with `Unchanged` (exit 0), unless forced."""
     start = time.perf_counter()
-    r = Run(run)
-    train, holdout, source, warnings = r.adapter.load(r.spec, Path(r.info["spec_dir"]))
-    r.adapter.save_real(r.work, train, holdout)
-    summary = {"source": source.as_dict(), "train_rows": len(train), "holdout_rows": len(holdout),
-               "warnings": warnings, **({"protection": train.meta["protection"]}
-                                        if "protection" in getattr(train, "meta", {}) else {})}
-    origin = r.info.get("origin")
-    if origin and origin["fingerprint"] != source.fingerprint:
-        raise InputError(f"{r.info['dataset']}: the source changed since version {origin['version']} was trained "
-                         f"(fingerprint {origin['fingerprint'][:19]}… then, {source.fingerprint[:19]}… now): a "
+    record, spec = run.record, run.spec
+    train, holdout, source, warnings = run.adapter.load(spec, Path(record.spec_dir))
+    run.adapter.save_real(run.work, train, holdout)
+    origin = record.sampled_from
+    if origin and origin.fingerprint != source.fingerprint:
+        raise InputError(f"{record.dataset}: the source changed since version {origin.version} was trained "
+                         f"(fingerprint {origin.fingerprint[:19]}… then, {source.fingerprint[:19]}… now): a "
                          "sample from that model would be judged against other data. Retrain with `synthgen run`.")
-    preflight(r.spec, train, r.adapter)
-    r.write("source.json", summary)
-    r.record_time("load_data_s", time.perf_counter() - start)
-    if not r.info.get("force"):
-        summary["unchanged"] = _unchanged(r, source.fingerprint)
-    return summary
+    preflight(spec, train, run.adapter)
+    record.source = SourceRecord(source=source.as_dict(), train_rows=len(train), holdout_rows=len(holdout),
+                                 warnings=warnings, protection=getattr(train, "meta", {}).get("protection"))
+    run.record_time("load_data_s", time.perf_counter() - start)
+    if not record.force and (card := unchanged_since(record.out_dir, record.dataset, record.spec_hash,
+                                                      source.fingerprint)):
+        raise Unchanged(f"{record.dataset}: unchanged since version {card['version']} (same source fingerprint "
+                        f"{source.fingerprint[:19]}… and spec hash {card['spec_hash'][:12]}); nothing retrained "
+                        "or published. Use --force to run anyway.", latest=card["path"])
+    return record.source
 
 
 SAMPLE_MEMORY_FACTOR = 3   # a sample is held about this many times over (draws, the combined set, its file)
@@ -200,166 +122,188 @@ def preflight(spec, train, adapter) -> None:
         normal_classes(spec, list(counts))
 
 
-def _unchanged(r: Run, fingerprint: str) -> dict | None:
-    """A scheduled run whose source and spec equal the latest published version's has nothing to do
-    (`run_steps` stops there with `Unchanged`, exit 0)."""
-    card = latest_card(r.info["out_dir"], r.info["dataset"])
-    if card and card.get("sampled_from"):  # a sample drawn later: judge against the run it came from
-        card = version_card(r.info["out_dir"], r.info["dataset"], card["sampled_from"]["version"])
-    if card and card.get("spec_hash") == r.info["spec_hash"] \
-            and card["source"]["source"]["fingerprint"] == fingerprint:
-        return {"latest": card["path"],
-                "message": f"{r.info['dataset']}: unchanged since version {card['version']} (same source "
-                           f"fingerprint {fingerprint[:19]}… and spec hash {card['spec_hash'][:12]}); nothing "
-                           "retrained or published. Use --force to run anyway."}
-    return None
+# -- candidates: train each, select one ------------------------------------------------------------
+def _candidates(run: Run) -> list[Candidate]:
+    spec, fingerprint = run.spec, run.record.source.source["fingerprint"]
+    return [Candidate(name=model.name, params=model.model_dump(mode="json"), key=training_key(spec, model, fingerprint))
+            for model in spec.candidate_models()]
 
 
-@_records_worker("train-generator")
-def train_generator(run: Path) -> Path:
+@_step("train-generator")
+def train_generator(run: Run) -> list[Candidate]:
+    """Train every candidate generator configuration (one task each on a cluster), or reuse the model a
+    run of the same data and training settings left in the model store or published; each ends up in
+    `work/candidates/<i>/`. A sample run uses exactly the model of the version it draws from."""
+    record = run.record
+    if record.sampled_from:
+        origin = record.sampled_from
+        model = Path(origin.model)
+        if not (model / "generator.json").is_file():
+            raise InputError(f"{model}: the model of version {origin.model_of} is missing; sample from another "
+                             "version (synthgen list) or retrain with synthgen run")
+        candidate = _candidates(run)[0]
+        shutil.copytree(model, run.work / CANDIDATES / "0")
+        record.candidates = [candidate.model_copy(update={"reused_model": str(model), "train_s": 0.0})]
+        run.record_time("train_s", 0.0)
+        return record.candidates
     start = time.perf_counter()
-    from synthgen.atomic import private_dir
+    private_dir(run.out_dir / pub.MODELS_DIR)   # trained models are the owner's only until published
+    candidates = _candidates(run)
+    done = fan_out(_train_candidate, [(str(run.path), i, c) for i, c in enumerate(candidates)], name="train",
+                   local=lambda items: [_train_or_reuse(run, i, c) for _, i, c in items])
+    record.candidates = [c.model_copy(update={"worker": worker}) for c, worker in done]
+    run.record_tasks({f"train:{i}": worker for i, (_, worker) in enumerate(done)})
+    run.record_time("train_s", time.perf_counter() - start)
+    return record.candidates
 
-    r = Run(run)
-    store = r.model_store()
-    private_dir(store.parents[1])   # DIR/.models: trained models are the owner's only until published
-    with pub.locked(r.model_lock()):  # runs of the same data and settings train one at a time; later ones reuse
-        return _train_or_reuse(r, store, start)
+
+def _train_candidate(job: tuple[str, int, Candidate]) -> Candidate:
+    """One candidate trained or reused (a task a cluster worker may run)."""
+    path, index, candidate = job
+    return _train_or_reuse(Run.open(path), index, candidate)
 
 
-def _train_or_reuse(r: Run, store: Path, start: float) -> Path:
-    import shutil
-
+def _train_or_reuse(run: Run, index: int, candidate: Candidate) -> Candidate:
     from synthgen.generators import GENERATORS
 
-    spec = r.spec
-    card = latest_card(r.info["out_dir"], r.info["dataset"])
-    published = Path(card["path"]) / "model" if card and card.get("model_key") == store.name else None
-    if r.info.get("origin"):  # sampling: exactly the model of the version asked for, never a new one
-        store, published = None, Path(r.info["origin"]["model"])
-        if not (published / "generator.json").is_file():
-            raise InputError(f"{published}: the model of version {r.info['origin']['model_of']} is missing; "
-                             "sample from another version (synthgen list) or retrain with synthgen run")
-    for found in (store, published):
-        if found is not None and (found / "generator.json").is_file():
-            shutil.copytree(found, r.dataset / "model")
-            r.write("train.json", {"reused_model": str(found)})
-            print(f"{spec.name}: reusing the model trained earlier on the same data and settings ({found}); "
-                  "not retraining.", file=sys.stderr)
-            r.record_time("train_s", time.perf_counter() - start)
-            return r.dataset / "model"
-    params = spec.model.model_dump(exclude={"name"})
-    ckpt = r.checkpoint_dir()
-    options = r.adapter.fit_options(spec, ckpt)
-    generator = GENERATORS.get(spec.model.name)(**params).fit(r.data("train"), progress=r.info["progress"], **options)
-    model_dir = generator.save(r.dataset / "model")
-    with atomic_directory(store) as tmp:  # kept until this run publishes: a later failure loses no work
-        shutil.copytree(model_dir, tmp, dirs_exist_ok=True)
-    pub.remove_folder(ckpt, empty_parents=3)
-    r.write("train.json", {"reused_model": None})
-    r.record_time("train_s", time.perf_counter() - start)
-    return model_dir
+    start = time.perf_counter()
+    store, into = run.model_store(candidate), run.work / CANDIDATES / str(index)
+    store.parent.mkdir(parents=True, exist_ok=True)
+    with pub.locked(run.model_lock(candidate)):  # same data and settings train one at a time; later ones reuse
+        for found in (store, published_model(run.out_dir, run.record.dataset, candidate.key)):
+            if found is not None and (found / "generator.json").is_file():
+                shutil.copytree(found, into)
+                print(f"{run.record.dataset}: reusing the model trained earlier on the same data and settings "
+                      f"({found}); not retraining.", file=sys.stderr)
+                return candidate.model_copy(update={"reused_model": str(found), "model": str(store),
+                                                    "train_s": round(time.perf_counter() - start, 3)})
+        model = next(m for m in run.spec.candidate_models() if m.model_dump(mode="json") == candidate.params)
+        checkpoint = run.checkpoint_dir(candidate)
+        options = run.adapter.fit_options(run.spec, checkpoint)
+        generator = GENERATORS.get(candidate.name)(**model.model_dump(exclude={"name"}))
+        generator.fit(run.data("train"), progress=run.record.progress, **options)
+        with atomic_directory(store) as tmp:  # kept until this run publishes: a later failure loses no work
+            generator.save(tmp)
+        shutil.copytree(store, into)
+        pub.remove_folder(checkpoint, empty_parents=3)
+    return candidate.model_copy(update={"model": str(store), "train_s": round(time.perf_counter() - start, 3)})
 
 
-@_records_worker("generate")
-def generate(run: Path) -> Path:
-    """Draw the sample. A class the sampler cannot fill within its budget does not end the run: what was
-    drawn is written as the dataset and `sample.json` records the shortfall, so `validate` refuses the run
-    with the same evidence (card, reasons, data, report) a gate refusal leaves in quarantine."""
-    from synthgen.generators import GenerationError
+@_step("select-generator")
+def select_generator(run: Run) -> int:
+    """Pick the candidate to sample from. One candidate is the choice. Several are each sampled and scored
+    by the adapter's candidate judge on the selection split carved from train (never the holdout the gates
+    judge), ranked like snapshots (`training.selection.rank`: no significant memorisation first, then the
+    higher score); every candidate's point goes into the record and the card."""
+    from synthgen.generators import Generator
+    from synthgen.training.selection import rank
+
+    record = run.record
+    start = time.perf_counter()
+    if len(record.candidates) == 1:
+        record.chosen, record.selection = 0, {"criterion": "the only candidate", "chosen": 0}
+    else:
+        judge = run.adapter.candidate_judge(run.spec, run.data("train"))
+        points = []
+        for i, candidate in enumerate(record.candidates):
+            point = {"at": i, **judge(Generator.load(run.work / CANDIDATES / str(i)))}
+            record.candidates[i] = candidate.model_copy(update={"judged": point})
+            points.append(point)
+        record.chosen = max(points, key=rank)["at"]
+        record.selection = {"criterion": judge.criterion, "chosen": record.chosen}
+    shutil.move(str(run.work / CANDIDATES / str(record.chosen)), str(run.dataset / "model"))
+    run.record_time("select_s", time.perf_counter() - start)
+    return record.chosen
+
+
+# -- sample, validate, screen, report ----------------------------------------------------------------
+@_step("generate")
+def generate(run: Run) -> SampleRecord:
+    """Draw the sample, one task per class on a cluster (each class from its own seed, so the sample is the
+    same wherever it is drawn). A class the sampler cannot fill within its budget does not end the run:
+    what was drawn is written as the dataset and the record keeps the shortfall, so `validate` refuses the
+    run with the same evidence (card, reasons, data, report) a gate refusal leaves in quarantine."""
+    from synthgen.generators import GenerationError, Generator
 
     start = time.perf_counter()
-    r = Run(run)
-    spec = r.spec
-    model_dir = r.dataset / "model"
-    generator = _loaded_generator(str(model_dir))  # the per-class tasks of this process reuse this load
-
-    def run_classes(jobs):  # one task per class on a cluster (the classes are drawn from their own seeds)
-        drawn = fan_out(_sample_part, [(str(model_dir), *job) for job in jobs], name="sample")
-        r.record_tasks({f"sample:{job[0]}": worker for job, (_, worker) in zip(jobs, drawn)})
-        return [part for part, _ in drawn]
-
+    spec, model_dir = run.spec, run.dataset / "model"
+    generator = Generator.load(model_dir)
+    plan = generator.plan(spec.sample.rows, per_class=spec.sample.per_class, balance=spec.sample.balance,
+                          random_state=spec.sample.random_state, min_acceptance=spec.sample.min_acceptance)
+    drawn = fan_out(_sample_part, [(str(model_dir), job) for job in plan.jobs], name="sample",
+                    local=lambda items: generator.sample_classes([job for _, job in items]))
+    run.record_tasks({f"sample:{job[0]}": worker for job, (_, worker) in zip(plan.jobs, drawn)})
     try:
-        synthetic = generator.sample(spec.sample.rows, per_class=spec.sample.per_class,
-                                     balance=spec.sample.balance, random_state=spec.sample.random_state,
-                                     min_acceptance=spec.sample.min_acceptance, run_classes=run_classes)
+        synthetic = generator.combine(plan, [part for part, _ in drawn])
         refusal = None
     except GenerationError as exc:
         synthetic = exc.partial
         refusal = {"message": str(exc), "shortfall": exc.shortfall, "knobs": exc.knobs}
-    finally:
-        _loaded_generator.cache_clear()
-    r.adapter.write_synthetic(r.dataset, synthetic, random_state=spec.sample.random_state)
-    r.write("sample.json", {**synthetic.meta, "refusal": refusal})
-    r.record_time("sample_s", time.perf_counter() - start)
-    return r.dataset
+    run.adapter.write_synthetic(run.dataset, synthetic, random_state=spec.sample.random_state)
+    meta = synthetic.meta
+    run.record.sample = SampleRecord(acceptance=meta["acceptance"], min_acceptance=meta["min_acceptance"],
+                                     sampling=meta["sampling"], counts=meta["counts"], rows_per_s=meta["rows_per_s"],
+                                     sample_s=meta["sample_s"], refusal=refusal)
+    run.record_time("sample_s", time.perf_counter() - start)
+    return run.record.sample
 
 
-def _sample_part(job: tuple[str, str, int, int, float]):
+def _sample_part(job: tuple[str, tuple[str, int, int, float]]):
     """One class of a sample, drawn from the saved model (a task a cluster worker may run)."""
-    model_dir, cls, k, seed, floor = job
-    return _loaded_generator(model_dir).sample_classes([(cls, k, seed, floor)])[0]
-
-
-@lru_cache(maxsize=2)
-def _loaded_generator(model_dir: str):
     from synthgen.generators import Generator
 
-    return Generator.load(model_dir)
-
-
-@lru_cache(maxsize=1)
-def _context(run: str):
-    """The validation context of a run folder, shared by the metric groups this process computes."""
-    r = Run(run)
-    return r.adapter.context(r.spec, r.data("train"), r.data("holdout"), r.data("synthetic"))
+    model_dir, plan_job = job
+    return Generator.load(model_dir).sample_classes([plan_job])[0]
 
 
 def _metric_group(job: tuple[str, list[str]]) -> dict:
-    """Metrics that share a cached input, on the run's context (a task a cluster worker may run)."""
+    """Metrics that read a cached input in common, on the run's context (a task a cluster worker may run)."""
     from synthgen.validation.suite import run_metrics
 
-    run, names = job
-    return run_metrics(_context(run), names, modality=Run(run).spec.modality)
+    path, names = job
+    run = Run.open(path)
+    ctx = run.adapter.context(run.spec, run.data("train"), run.data("holdout"), run.data("synthetic"))
+    return run_metrics(ctx, names, modality=run.spec.modality)
 
 
-@_records_worker("validate")
-def validate(run: Path) -> dict:
-    from synthgen.validation.gates import judge, sampling_verdict
+@_step("validate")
+def validate(run: Run) -> dict:
+    from synthgen.validation.gates import sampling_verdict, verdict
     from synthgen.validation.metrics import METRICS
-    from synthgen.validation.suite import metric_groups
+    from synthgen.validation.suite import metric_groups, run_metrics
 
     start = time.perf_counter()
-    r = Run(run)
-    spec = r.spec
-    refusal = r.read("sample.json").get("refusal")
-    if refusal:   # the sample fell short: refused on that, with what was drawn as the evidence
-        verdict = sampling_verdict(refusal)
-        pub.write_json(r.dataset / "metrics.json", {})
-        r.write("verdict.json", verdict.as_dict())
-        r.record_time("validate_s", time.perf_counter() - start)
-        return verdict.as_dict()
+    spec, record = run.spec, run.record
+    if record.sample.refusal:   # the sample fell short: refused on that, with what was drawn as the evidence
+        record.verdict = sampling_verdict(record.sample.refusal).as_dict()
+        pub.write_json(run.dataset / "metrics.json", {})
+        run.record_time("validate_s", time.perf_counter() - start)
+        return record.verdict
+
+    def here(items):   # one context for every group in this process
+        ctx = run.adapter.context(spec, run.data("train"), run.data("holdout"), run.data("synthetic"))
+        return [run_metrics(ctx, names, modality=spec.modality) for _, names in items]
+
     groups = metric_groups(spec.modality)
-    done = fan_out(_metric_group, [(str(run), names) for names in groups], name="metrics")
-    _context.cache_clear()
-    r.record_tasks({f"metrics:{'+'.join(names)}": worker for names, (_, worker) in zip(groups, done)})
+    done = fan_out(_metric_group, [(str(run.path), names) for names in groups], name="metrics", local=here)
+    run.record_tasks({f"metrics:{'+'.join(names)}": worker for names, (_, worker) in zip(groups, done)})
     found = {name: result for part, _ in done for name, result in part.items()}
     results = {name: found[name] for name in METRICS.of(spec.modality)}
-    timings = r.model_meta["timings"]
-    verdict = judge(results, spec.gates.model_dump(),
+    timings = run.model_meta["timings"]
+    decided = verdict(results, spec.gates.model_dump(),
                     context={"epochs": getattr(spec.model, "epochs", None) or timings.get("epochs_done")
                              or timings.get("epochs")})
     for name, result in results.items():  # files a metric saves whole beside the dataset (the GX suite)
         for filename, content in METRICS.get(name, spec.modality)().artifacts(result).items():
-            pub.write_json(r.dataset / filename, content)
-    pub.write_json(r.dataset / "metrics.json", {k: v.as_dict() for k, v in results.items()})
-    r.write("verdict.json", verdict.as_dict())
-    r.record_time("validate_s", time.perf_counter() - start)
-    return verdict.as_dict()
+            pub.write_json(run.dataset / filename, content)
+    pub.write_json(run.dataset / "metrics.json", {k: v.as_dict() for k, v in results.items()})
+    record.verdict = decided.as_dict()
+    run.record_time("validate_s", time.perf_counter() - start)
+    return record.verdict
 
 
-@_records_worker("screen-holdout")
-def screen_holdout(run: Path) -> dict | None:
+@_step("screen-holdout")
+def screen_holdout(run: Run) -> dict | None:
     """Train once, use twice: when the spec has a `screen:` section, fit its anomaly scorer on the
     generator just trained (normal classes of train; threshold from the holdout's normal rows) and
     screen the holdout. A scorer that holds no real rows ships with the dataset (`scorer/`); the
@@ -367,158 +311,123 @@ def screen_holdout(run: Path) -> dict | None:
     from synthgen import screening
     from synthgen.generators import Generator
 
-    r = Run(run)
-    spec, info = r.spec, r.info
-    if spec.screen is None or r.read("sample.json").get("refusal"):  # nothing to screen for a refused run
+    spec, record = run.spec, run.record
+    if spec.screen is None or record.sample.refusal:  # nothing to screen for a refused run
         return None
     start = time.perf_counter()
-    holdout = r.data("holdout")
-    scorer = screening.fit_scorer(spec, r.data("train"), holdout, generator=Generator.load(r.dataset / "model"))
+    holdout = run.data("holdout")
+    scorer = screening.fit_scorer(spec, run.data("train"), holdout, generator=Generator.load(run.dataset / "model"))
     if not scorer.holds_real_data:
-        screening.save_scorer(scorer, r.dataset / screening.SCORER_DIR)
-    out = Path(info["out_dir"]) / info["dataset"] / screening.SCREENING_DIR / info["version"]
+        screening.save_scorer(scorer, run.dataset / screening.SCORER_DIR)
+    out = run.out_dir / record.dataset / screening.SCREENING_DIR / record.version
     summary = screening.screen_and_write(scorer, holdout, out, top_k=spec.screen.top_k,
                                          title=f"{spec.name}: anomaly screening of the holdout split",
                                          origin=f"{spec.name} holdout split", dataset=spec.name)
     summary["scorer_fit_s"] = scorer.timings_.get("fit_s")
-    r.write("screening.json", summary)
-    r.record_time("screen_s", time.perf_counter() - start)
+    record.screening = summary
+    run.record_time("screen_s", time.perf_counter() - start)
     return summary
 
 
-def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def build_card(r: Run) -> dict:
-    spec, info = r.spec, r.info
-    metrics, model, sample = r.metrics, r.model_meta, r.read("sample.json")
-    synthetic = r.data("synthetic")
-    return {
-        "dataset": info["dataset"], "version": info["version"], "created": info["started"],
-        "description": spec.description, "spec_hash": info["spec_hash"], "spec": spec.model_dump(mode="json"),
-        "overrides": info["overrides"], "source": r.read("source.json"),
-        "modality": spec.modality, "label": getattr(spec, "label", "class"), "rows": len(synthetic),
-        "class_counts": {"train": model["class_counts"], "synthetic": synthetic.class_counts()},
-        "model": {"name": model["generator"], "params": model["params"], "random_state": spec.model.random_state,
-                  "timings": model["timings"], "selection": model["state"].get("selection")},
-        "sample": {"random_state": spec.sample.random_state, "acceptance": sample["acceptance"],
-                   "min_acceptance": sample.get("min_acceptance"), "per_class": sample.get("sampling", {}),
-                   "rows_per_s": sample["rows_per_s"], "refusal": sample.get("refusal")},
-        "metrics": {k: v["value"] for k, v in metrics.items()},
-        "verdict": r.read("verdict.json"),
-        "timings": r.read("timings.json"),
-        "reused_model": r.read("train.json")["reused_model"], "model_key": r.model_store().name,
-        "tasks": r.read("tasks.json"), "spec_path": info["spec_path"],
-        **({"sampled_from": info["origin"]} if info.get("origin") else {}),
-        "versions": library_versions(),
-        **({"screening": r.read("screening.json")} if (r.work / "screening.json").exists() else {}),
-    }
-
-
-@_records_worker("write-report")
-def write_report(run: Path) -> Path:
-    from synthgen.reporting.card import card_markdown
+@_step("write-report")
+def write_report(run: Run) -> Path:
+    from synthgen.reporting.card import build_card, card_markdown
 
     start = time.perf_counter()
-    r = Run(run)
-    card = build_card(r)
-    html = r.adapter.report(card, r.metrics, r.data("train"), r.data("holdout"), r.data("synthetic"),
-                            r.model_meta)
-    (r.dataset / "report.html").write_text(html)
-    review = r.adapter.review(card, r.metrics, r.data("train"), r.data("holdout"), r.data("synthetic"))
+    metrics = run.metrics()
+    train, holdout, synthetic = run.data("train"), run.data("holdout"), run.data("synthetic")
+    card = build_card(run.record, metrics=metrics, model_meta=run.model_meta, synthetic=synthetic)
+    html = run.adapter.report(card, metrics, train, holdout, synthetic, run.model_meta)
+    (run.dataset / "report.html").write_text(html)
+    review = run.adapter.review(card, metrics, train, holdout, synthetic)
     if review is not None:   # real data beside synthetic: a private folder beside the screening reports
-        card["review_report"] = str(_write_review(r, review))
-    r.record_time("report_s", time.perf_counter() - start)
-    card["timings"] = r.read("timings.json")
-    pub.write_json(r.dataset / "card.json", card)
-    (r.dataset / "card.md").write_text(card_markdown(card))
-    return r.dataset / "report.html"
+        run.record.review_report = card["review_report"] = str(_write_review(run, review))
+    run.record_time("report_s", time.perf_counter() - start)
+    card["timings"] = dict(run.record.timings)
+    pub.write_json(run.dataset / "card.json", card)
+    (run.dataset / "card.md").write_text(card_markdown(card))
+    return run.dataset / "report.html"
 
 
 REVIEW_DIR = "review"   # DIR/<dataset>/review/<version>/report.html: shows real data, owner-only (0700)
 
 
-def _write_review(r: Run, html: str) -> Path:
-    from synthgen.atomic import private_dir
-
-    info = r.info
-    root = pub.within(info["out_dir"], Path(info["out_dir"]) / pub.checked(info["dataset"], "dataset") / REVIEW_DIR)
-    folder = private_dir(root) / pub.checked_version(info["version"])
+def _write_review(run: Run, html: str) -> Path:
+    record = run.record
+    root = pub.within(run.out_dir, run.out_dir / pub.checked(record.dataset, "dataset") / REVIEW_DIR)
+    folder = private_dir(root) / pub.checked_version(record.version)
     folder.mkdir(exist_ok=True)
     (folder / "report.html").write_text(html)
     return folder / "report.html"
 
 
-def finish(run: Path) -> Path:
+def finish(run: Run) -> Path:
     """Publish when every gate passed; otherwise quarantine and raise GateFailed (exit 3)."""
-    r = Run(run)
-    info, verdict = r.info, r.read("verdict.json")
-    out_dir = Path(info["out_dir"])
+    record = run.record
+    verdict = record.verdict
     if verdict["passed"]:
-        store, lock = r.model_store(), r.model_lock()  # read before the run folder goes
-        final = pub.publish(run, out_dir, info["dataset"], info["version"])
-        with pub.locked(lock):  # published: the model lives in the dataset now (reused from there)
-            pub.remove_folder(store, empty_parents=0)
-        pub.prune_versions(final.parent, r.spec.output.keep)
+        final = pub.publish(run.path, run.out_dir, record.dataset, record.version)
+        for candidate in record.candidates:  # published: the chosen model lives in the dataset now
+            if candidate.model:
+                with pub.locked(run.model_lock(candidate)):
+                    pub.remove_folder(run.model_store(candidate), empty_parents=0)
+        pub.prune_versions(final.parent, run.spec.output.keep)
         return final
-    where = pub.quarantine(run, out_dir, info["dataset"], info["version"], verdict["reasons"],
+    where = pub.quarantine(run.path, run.out_dir, record.dataset, record.version, verdict["reasons"],
                            next_steps=verdict.get("next_steps", {}))
     what = "the sample fell short of its counts" if any(c["kind"] == "sampling" for c in verdict["checks"]) \
         else "gates failed"
-    raise GateFailed(f"{info['dataset']}: {what}, nothing published; evidence in {where}\n  "
+    raise GateFailed(f"{record.dataset}: {what}, nothing published; evidence in {where}\n  "
                      + "\n  ".join(verdict["reasons"]), reasons=verdict["reasons"], quarantine=str(where))
 
 
 @dataclass(frozen=True)
 class Step:
     name: str                     # the flow's task name
-    fn: Callable[[Path], Any]
+    fn: Callable[[Run], Any]
     io: bool = False              # reads or writes files only: retried on transient errors in the flow
 
 
 STEPS = (Step("load-data", load_data, io=True), Step("train-generator", train_generator),
-         Step("generate", generate), Step("validate", validate), Step("screen-holdout", screen_holdout),
-         Step("write-report", write_report, io=True))
+         Step("select-generator", select_generator), Step("generate", generate), Step("validate", validate),
+         Step("screen-holdout", screen_holdout), Step("write-report", write_report, io=True))
 
 
-def run_steps(run: Path, call: Callable[[Step, Path], Any] | None = None) -> dict[str, Any]:
+def run_steps(run: Run, call: Callable[[Step, Run], Any] | None = None) -> dict[str, Any]:
     """Every step in order (`call` runs one: directly, or as a Prefect task). Any failure before the
-    verdict discards the run folder, so nothing is left behind."""
-    call = call or (lambda step, path: step.fn(path))
+    verdict (and `Unchanged`) discards the run folder, so nothing is left behind."""
+    call = call or (lambda step, r: step.fn(r))
     results = {}
     try:
         for step in STEPS:
-            results[step.name] = result = call(step, run)
-            if isinstance(result, dict) and result.get("unchanged"):  # nothing new since the latest version
-                raise Unchanged(result["unchanged"]["message"], latest=result["unchanged"]["latest"])
+            results[step.name] = call(step, run)
         return results
     except BaseException:
-        pub.discard(run)
+        pub.discard(run.path)
         raise
 
 
 def run_pipeline(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
                  out: str | Path | None = None, *, progress: bool = False, force: bool = False) -> Path:
-    """The whole path without Prefect."""
+    """The whole path without Prefect: the published folder, or an exception (`Unchanged`: exit 0)."""
     run = start_run(spec_path, overrides, out, progress=progress, force=force)
     run_steps(run)
     return finish(run)
 
 
+def run_outcome(spec_path: str, overrides: list[str] | tuple[str, ...] = (), out: str | None = None,
+                force: bool = False):
+    """One spec's whole path as a task a cluster worker runs: its `cluster.RunOutcome`."""
+    return outcome(run_pipeline, spec_path, overrides, out, force=force)
+
+
 def start_sample(dataset: str, datasets: str | Path, *, version: str | None = None, rows: int | None = None,
-                 per_class: dict[str, int] | None = None, seed: int | None = None, progress: bool = False) -> Path:
-    """A run that draws a new sample from a published model (no training): the spec its card recorded,
+                 per_class: dict[str, int] | None = None, seed: int | None = None, progress: bool = False) -> Run:
+    """A run that draws a new sample from a published model (no training): the spec its card recorded
     with the new sample settings; the source is re-read (refused if its fingerprint changed), the sample
     is judged against the same holdout by the same gates, and it publishes as a new version whose card
     names the version it came from (`sampled_from`)."""
-    from synthgen.spec import spec_from_dict
+    from synthgen.spec import SampleSpec, validate_spec
 
     pub.checked(dataset, "dataset")
     if version is not None:
@@ -533,18 +442,27 @@ def start_sample(dataset: str, datasets: str | Path, *, version: str | None = No
     if card is None:
         raise InputError(f"{root / (version or 'LATEST')}: no published version {version or '(LATEST)'} of {dataset!r}")
     trained = card.get("sampled_from") or {}  # a sample of a sample: the same model, trained by that run
-    origin = {"version": trained.get("version", card["version"]), "model": str(Path(card["path"]) / "model"),
-              "model_of": card["version"], "fingerprint": card["source"]["source"]["fingerprint"]}
-    overrides = ["output.version=null"]
+    origin = SampledFrom(version=trained.get("version", card["version"]), model=str(Path(card["path"]) / "model"),
+                         model_of=card["version"], fingerprint=card["source"]["source"]["fingerprint"])
+    update: dict[str, Any] = {}
     if per_class:
-        overrides += [f"sample.per_class={json.dumps(per_class)}", f"sample.rows={rows if rows else 'null'}"]
+        update = {"per_class": per_class, "rows": rows}
     elif rows:   # N rows in the training proportions, whatever counts the version was drawn with
-        overrides += [f"sample.rows={rows}", "sample.per_class=null"]
+        update = {"rows": rows, "per_class": None}
     if seed is not None:
-        overrides.append(f"sample.random_state={seed}")
+        update["random_state"] = seed
+    where = f"{root / card['version'] / 'card.json'}"
+    spec = validate_spec(card["spec"], origin=where)
+    try:
+        sample = SampleSpec.model_validate(spec.sample.model_dump() | update)
+    except ValueError as exc:
+        raise InputError(f"{where}: the sample asked for: {exc}") from None
+    spec = spec.model_copy(update={"sample": sample, "output": spec.output.model_copy(update={"version": None})})
     spec_path = card.get("spec_path") or str(Path.cwd() / "spec.yaml")
-    loaded = spec_from_dict(card["spec"], spec_path, overrides, origin=f"{root / card['version'] / 'card.json'}")
-    return start_run(spec_path, overrides, datasets, progress=progress, force=True, loaded=loaded, origin=origin)
+    loaded = LoadedSpec(spec=spec, path=Path(spec_path).resolve(),
+                        overrides=[f"sample.{k}={v}" for k, v in update.items()])
+    return start_run(spec_path, loaded.overrides, datasets, progress=progress, force=True, loaded=loaded,
+                     sampled_from=origin)
 
 
 def sample_pipeline(dataset: str, datasets: str | Path, **options) -> Path:
@@ -554,17 +472,5 @@ def sample_pipeline(dataset: str, datasets: str | Path, **options) -> Path:
     return finish(run)
 
 
-def run_job(spec_path: str, overrides: list[str] | tuple[str, ...] = (), out: str | None = None,
-            force: bool = False) -> dict:
-    """One spec's whole path as a task a cluster worker runs: the outcome comes back as data (exit
-    code, message, published folder) so that a refusal on one worker never looks like a crash."""
-    try:
-        final = run_pipeline(spec_path, overrides, out, force=force)
-    except SynthgenError as exc:
-        return {"spec": str(spec_path), "exit_code": exc.exit_code, "message": str(exc),
-                "final": getattr(exc, "latest", None), "worker": worker_name()}
-    return {"spec": str(spec_path), "exit_code": 0, "message": None, "final": str(final), "worker": worker_name()}
-
-
-__all__ = ["SynthgenError", "Run", "STEPS", "run_pipeline", "run_steps", "start_run", "finish",
+__all__ = ["SynthgenError", "Run", "STEPS", "run_pipeline", "run_steps", "start_run", "finish", "Unchanged",
            *[s.fn.__name__ for s in STEPS]]

@@ -232,7 +232,38 @@ class ProtectionSpec(_Strict):
                           "at least min_rows rows). The label's classes are not touched (split.min_class_rows).")
 
 
-class _TabularSpec(_Strict):
+class _DatasetSpec(_Strict):
+    """What every modality's spec has beside its own sections: `model:` and its `candidates:`."""
+
+    def candidate_models(self) -> list:
+        """The generator configurations a run trains: `model:` first, then `candidates:`."""
+        return [self.model, *(getattr(self, "candidates", None) or [])]
+
+    @model_validator(mode="after")
+    def _candidates_share_selection(self):
+        seed = getattr(self.model, "random_state", None)
+        for i, other in enumerate(getattr(self, "candidates", None) or []):
+            if getattr(other, "random_state", None) != seed:
+                raise ValueError(f"candidates[{i}].random_state is {other.random_state} but model.random_state is "
+                                 f"{seed}: candidates carve their selection split with it, so they must share it "
+                                 "to be judged on rows none of them trained on")
+        return self
+
+
+# Sections of the spec that do not shape a trained model: a run that differs only in these reuses it.
+UNTRAINED_FIELDS = ("description", "sample", "gates", "validation", "output", "schedule", "screen", "candidates")
+
+
+def training_key(spec, model, fingerprint: str) -> str:
+    """The model-store key of one generator configuration trained on this spec's data: every spec field that
+    shapes training (not UNTRAINED_FIELDS), the configuration and the source fingerprint."""
+    relevant = {k: v for k, v in spec.model_dump(mode="json").items() if k not in UNTRAINED_FIELDS}
+    relevant["model"] = model.model_dump(mode="json")
+    relevant["source_fingerprint"] = fingerprint
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class _TabularSpec(_DatasetSpec):
     modality: Literal["tabular"]
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,99}$")]
     description: str = ""
@@ -278,30 +309,6 @@ class ImageShapeSpec(_Strict):
     channels: Literal[1, 3] | None = Field(None, description="1 (gray) or 3 (RGB); default: the source's.")
 
 
-# Gate keys renamed without a change of meaning: still accepted, with a deprecation message.
-RENAMED_IMAGE_GATES = {"image_dcr_share": "dcr_share", "image_augmentation_uplift": "augmentation_uplift"}
-# Gates whose meaning changed: the old key is refused, naming its successor.
-REPLACED_IMAGE_GATES = {
-    "tstr_ratio": ("tstr_chance_ratio", "chance-corrected: a classifier that predicts the majority class scores 0"),
-    "label_fidelity": ("label_fidelity_ratio", "per class, relative to the real-data classifier's own holdout recall"),
-}
-
-
-def _accept_renamed(value, renamed: dict[str, str], where: str):
-    if not isinstance(value, dict):
-        return value
-    value = dict(value)
-    for old, new in renamed.items():
-        if old not in value:
-            continue
-        if new in value:
-            raise ValueError(f"{where}.{old} is the old name of {where}.{new}; give only {where}.{new}")
-        warnings.warn(f"{where}.{old} is deprecated: it is now called {where}.{new} (same meaning); "
-                      "rename it in the spec", FutureWarning, stacklevel=2)
-        value[new] = value.pop(old)
-    return value
-
-
 class ImageGates(_Strict):
     """Gate thresholds by metric name (null disables a gate)."""
 
@@ -314,16 +321,6 @@ class ImageGates(_Strict):
     dcr_share: float | None = Field(0.6, description="max share of synthetic images whose nearest real image is a training image, rescaled so that real images read 0.5 and copies 1.0 (pixel or feature space, the worse)")
     augmentation_no_harm: float | None = Field(-0.01, description="min upper 95% bootstrap bound of the holdout accuracy change from adding the synthetic images to the real ones: below it, they confidently hurt a model")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _renamed(cls, value):
-        if isinstance(value, dict):
-            for old, (new, why) in REPLACED_IMAGE_GATES.items():
-                if old in value:
-                    raise ValueError(f"gates.{old} was replaced by gates.{new} ({why}); rename it and check "
-                                     f"its threshold (default {cls.model_fields[new].default})")
-        return _accept_renamed(value, RENAMED_IMAGE_GATES, "gates")
-
 
 class ImageValidationSpec(_Strict):
     classifier_epochs: int = Field(5, ge=1, description="Epochs of the small CNN used as feature network and for TSTR.")
@@ -334,7 +331,7 @@ class ImageValidationSpec(_Strict):
                            "small image set still gets a usable judge.")
 
 
-class _ImageSpec(_Strict):
+class _ImageSpec(_DatasetSpec):
     modality: Literal["image"]
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,99}$")]
     description: str = ""
@@ -396,6 +393,12 @@ def _build() -> dict[str, Any]:
         specs[name] = create_model(
             f"{title}Spec", __base__=_SECTIONS[name], __module__=__name__,
             model=(_union(gens), Field(default_factory=default_gen)),
+            candidates=(list[_union(gens)] | None, Field(  # type: ignore[valid-type]
+                None, description="Further generator configurations trained beside `model:`. Each is a candidate; "
+                "the select step publishes the one whose sample a judge of its own ranks highest on the selection "
+                "split carved from train (never the gates' holdout), and the card records every candidate's "
+                "point. They share model.random_state, so all are judged on rows none of them trained on. "
+                "null: `model:` alone.")),
             screen=(screens[name] | None, None))
     _BUILT.clear()
     _BUILT.update(key=key, specs=specs, screens=screens)

@@ -124,3 +124,17 @@ def small_spec(**extra) -> dict:
     """tiny_spec on the 303-row hearts table: for tests that run the whole path several times."""
     return tiny_spec(**{"name": "hearts_tiny", "source": {"builtin": "hearts"}, "label": "target",
                         "sample": {"rows": 200}, **extra})
+
+
+@pytest.fixture
+def validations(monkeypatch) -> list[str]:
+    """Every whole-spec validation from now on (its origin), however it is reached."""
+    from synthgen import spec as specs
+
+    calls, real = [], specs.validate_spec
+
+    def counting(raw, *, origin):
+        calls.append(origin)
+        return real(raw, origin=origin)
+    monkeypatch.setattr(specs, "validate_spec", counting)
+    return calls

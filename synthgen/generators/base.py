@@ -137,6 +137,17 @@ def resolve_class_counts(
     return {c: counts.get(c, 0) for c in classes}
 
 
+@dataclass(frozen=True)
+class SamplePlan:
+    """What `Generator.plan` decided: the per-class jobs and what `combine` needs to finish the sample."""
+
+    jobs: list[tuple[str, int, int, float]]
+    counts: dict[str, int]
+    random_state: int
+    min_acceptance: float
+    started: float
+
+
 class Generator:
     """Modality-neutral base: class bookkeeping, exact per-class sampling loop, save/load.
 
@@ -167,28 +178,35 @@ class Generator:
         return self
 
     def sample(self, n: int | None = None, *, per_class: dict[str, int] | None = None,
-               balance: bool = False, random_state: int = 0, min_acceptance: float = DEFAULT_MIN_ACCEPTANCE,
-               run_classes: Callable[[list[tuple[str, int, int, float]]], list[tuple[Any, dict]]] | None = None):
+               balance: bool = False, random_state: int = 0, min_acceptance: float = DEFAULT_MIN_ACCEPTANCE):
         """Exact counts per class; what each class cost (acceptance, candidates, budget) ends up in the
-        result's `meta`.
+        result's `meta`: `plan`, `sample_classes` and `combine` in one process. A caller that spreads the
+        classes (one task per class on a cluster) calls the three itself; the result is the same."""
+        plan = self.plan(n, per_class=per_class, balance=balance, random_state=random_state,
+                         min_acceptance=min_acceptance)
+        return self.combine(plan, self.sample_classes(plan.jobs))
 
-        Each class is drawn from its own seed (`random_state + 7919 * class index`), so the classes are
-        independent jobs `(class, rows, seed, min_acceptance)`: `run_classes` may run them elsewhere (one
-        task per class on a cluster, `pipeline.generate`) and return `(part, record)` per job in order; the
-        result is the same as drawing them here. A class that stays short of its rows within its candidate
-        budget raises GenerationError carrying everything drawn (`partial`), after every class was drawn."""
+    def plan(self, n: int | None = None, *, per_class: dict[str, int] | None = None, balance: bool = False,
+             random_state: int = 0, min_acceptance: float = DEFAULT_MIN_ACCEPTANCE) -> "SamplePlan":
+        """The independent jobs of a sample, one per class with rows: `(class, rows, seed, min_acceptance)`.
+        Each class is drawn from its own seed (`random_state + 7919 * class index`), so a job gives the same
+        rows wherever it runs."""
         self._check_fitted()
         counts = resolve_class_counts(self.class_counts_, rows=n, per_class=per_class, balance=balance)
-        start = time.perf_counter()
         jobs = [(cls, counts[cls], random_state + 7919 * index, min_acceptance)
                 for index, cls in enumerate(self.classes_) if counts[cls] > 0]
-        drawn = (run_classes or self.sample_classes)(jobs)
+        return SamplePlan(jobs=jobs, counts=counts, random_state=random_state, min_acceptance=min_acceptance,
+                          started=time.perf_counter())
+
+    def combine(self, plan: "SamplePlan", drawn: list[tuple[Any, dict]]):
+        """The sample from each job's `(part, record)` in plan order. A class that stayed short of its rows
+        within its candidate budget raises GenerationError carrying everything drawn (`partial`)."""
         parts = [part for part, _ in drawn]
-        records = {job[0]: record for job, (_, record) in zip(jobs, drawn)}
-        result = self._combine(parts, np.random.default_rng(random_state))
-        seconds = time.perf_counter() - start
-        result.meta.update({"acceptance": {c: r["acceptance"] for c, r in records.items()}, "counts": counts,
-                            "sampling": records, "min_acceptance": min_acceptance, "sample_s": seconds,
+        records = {job[0]: record for job, (_, record) in zip(plan.jobs, drawn)}
+        result = self._combine(parts, np.random.default_rng(plan.random_state))
+        seconds = time.perf_counter() - plan.started
+        result.meta.update({"acceptance": {c: r["acceptance"] for c, r in records.items()}, "counts": plan.counts,
+                            "sampling": records, "min_acceptance": plan.min_acceptance, "sample_s": seconds,
                             "rows_per_s": len(result) / seconds if seconds > 0 else None})
         short = {c: r for c, r in records.items() if r.get("short")}
         for cls, record in short.items():

@@ -117,19 +117,12 @@ class ConditionalGANGenerator(ImageGenerator):
     params_model = ConditionalGANModelSpec
 
     def _config(self, n_images: int = 0):
+        from synthgen.params import config_from
         from synthgen.training.gan import GANConfig
 
-        p = self.params
         h, _, c = self.shape_
-        return GANConfig(
-            latent_dim=p["latent_dim"], n_classes=len(self.classes_), channels=c, size=h,
-            base_channels=p["base_channels"], batch_size=p["batch_size"],
-            epochs=self._epochs(n_images), generator_lr=p["generator_lr"],
-            discriminator_lr=p["discriminator_lr"], ema_decay=p["ema_decay"],
-            diffaugment=p["diffaugment"], ada_target=p["ada_target"], ada_images=p["ada_images"],
-            r1_gamma=p["r1_gamma"], mode_seeking=p["mode_seeking"],
-            random_state=p["random_state"],
-            max_minutes=p["max_minutes"])
+        return config_from(GANConfig, self.params, n_classes=len(self.classes_), channels=c, size=h,
+                           epochs=self._epochs(n_images))
 
     def _epochs(self, n_images: int) -> int:
         """Explicit epochs, else the images-shown budget in whole passes over the training images."""
@@ -174,8 +167,8 @@ class ConditionalGANGenerator(ImageGenerator):
         (stratified, seeded); the judge CNN trains on the fit part. None when no class can spare images."""
         import torch
 
-        from synthgen.training.selection import (ImageSnapshotJudge, SnapshotSelector, carve_selection,
-                                                 evaluation_points)
+        from synthgen.training.selection import SnapshotSelector, carve_selection, evaluation_points
+        from synthgen.validation.judges import ImageSnapshotJudge
 
         p = self.params
         fit_idx, sel_idx = carve_selection(labels, random_state=p["random_state"])

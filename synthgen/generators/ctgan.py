@@ -191,15 +191,12 @@ class CTGANGenerator(TabularGenerator):
     params_model = CTGANModelSpec
 
     def _training(self, rows: int, columns: int):
+        from synthgen.params import config_from
         from synthgen.training.ctgan_loop import CTGANTraining
 
         p = self.params
-        return CTGANTraining(
-            embedding_dim=p["embedding_dim"], generator_dim=tuple(p["generator_dim"]),
-            discriminator_dim=tuple(p["discriminator_dim"]), generator_lr=p["generator_lr"],
-            discriminator_lr=p["discriminator_lr"], batch_size=p["batch_size"],
-            discriminator_steps=p["discriminator_steps"], log_frequency=p["log_frequency"],
-            steps=self._steps(rows, columns), pac=p["pac"])
+        return config_from(CTGANTraining, p, generator_dim=tuple(p["generator_dim"]),
+                           discriminator_dim=tuple(p["discriminator_dim"]), steps=self._steps(rows, columns))
 
     def _steps(self, rows: int, columns: int) -> int:
         p = self.params
@@ -288,8 +285,8 @@ class CTGANGenerator(TabularGenerator):
     def _selection(self, table: LabeledTable):
         """(selector, the fit part of `table`): a stratified selection split is carved from the training
         rows; the snapshots are sampled to its class counts (at least 1,000 rows) and judged against it."""
-        from synthgen.training.selection import (SnapshotSelector, TableSnapshotJudge, carve_selection,
-                                                 evaluation_points)
+        from synthgen.training.selection import SnapshotSelector, carve_selection, evaluation_points
+        from synthgen.validation.judges import TableSnapshotJudge
 
         p = self.params
         labels = table.frame.get_column(table.label).cast(pl.String).to_numpy()

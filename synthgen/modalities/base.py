@@ -114,6 +114,11 @@ class Modality:
     def context(self, spec, train, holdout, synthetic):
         raise NotImplementedError
 
+    def candidate_judge(self, spec, train):
+        """`validation.judges.CandidateJudge`: scores a trained generator on the selection split of
+        `train` (the select step's judge when a run has several candidates; never the holdout)."""
+        raise NotImplementedError
+
     def item_bytes(self, data) -> float:
         """Bytes one row / image of `data` takes in memory (to bound a sample before it is drawn)."""
         raise NotImplementedError

@@ -224,6 +224,11 @@ class ImageModality(Modality):
                 "augment": epoch_augmenter(spec.augment, origin=f"{spec.name} spec",
                                            random_state=spec.model.random_state)}
 
+    def candidate_judge(self, spec, train):
+        from synthgen.validation.judges import image_candidate_judge
+
+        return image_candidate_judge(train, spec.model.random_state, threads=spec.model.threads)
+
     def context(self, spec, train, holdout, synthetic):
         from synthgen.training.seeding import resolve_device
         from synthgen.validation.images import ImageValidationContext

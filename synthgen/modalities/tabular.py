@@ -156,6 +156,11 @@ class TabularModality(Modality):
     def write_synthetic(self, dataset: Path, synthetic: LabeledTable, *, random_state: int) -> None:
         synthetic.frame.write_parquet(dataset / "data.parquet")
 
+    def candidate_judge(self, spec, train):
+        from synthgen.validation.judges import table_candidate_judge
+
+        return table_candidate_judge(train, spec.model.random_state)
+
     def context(self, spec, train, holdout, synthetic):
         from synthgen.validation.context import ValidationContext
 

@@ -1,6 +1,52 @@
-"""The dataset card as Markdown (card.json holds the same facts for machines)."""
+"""The dataset card: built from the run record (`build_card`, card.json) and as Markdown (`card_markdown`)."""
 
 from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+LIBRARIES = ("synthgen", "torch", "ctgan", "rdt", "polars", "pandas", "numpy", "scikit-learn",
+             "great-expectations", "prefect", "pydantic")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def build_card(record, *, metrics: dict, model_meta: dict, synthetic) -> dict:
+    """card.json from the run record (`record.RunRecord`), the metrics and model the run wrote, and the
+    synthetic set's class counts. Real data never enters it: only counts, fingerprints and aggregates."""
+    spec, chosen, sample = record.spec, record.chosen_candidate, record.sample
+    return {
+        "dataset": record.dataset, "version": record.version, "created": record.started,
+        "description": spec.description, "spec_hash": record.spec_hash, "spec": spec.model_dump(mode="json"),
+        "overrides": record.overrides, "source": record.source.model_dump(mode="json", exclude_none=True),
+        "modality": spec.modality, "label": getattr(spec, "label", "class"), "rows": len(synthetic),
+        "class_counts": {"train": model_meta["class_counts"], "synthetic": synthetic.class_counts()},
+        "model": {"name": model_meta["generator"], "params": model_meta["params"],
+                  "random_state": spec.model.random_state, "timings": model_meta["timings"],
+                  "selection": model_meta["state"].get("selection")},
+        "candidates": [c.model_dump(mode="json", exclude={"model"}) for c in record.candidates],
+        "chosen_by": record.selection,
+        "sample": {"random_state": spec.sample.random_state, "acceptance": sample.acceptance,
+                   "min_acceptance": sample.min_acceptance, "per_class": sample.sampling,
+                   "rows_per_s": sample.rows_per_s, "refusal": sample.refusal},
+        "metrics": {k: v["value"] for k, v in metrics.items()},
+        "verdict": record.verdict,
+        "timings": dict(record.timings),
+        "reused_model": chosen.reused_model, "model_key": chosen.key,
+        "tasks": dict(record.tasks), "spec_path": record.spec_path,
+        **({"sampled_from": record.sampled_from.model_dump(mode="json")} if record.sampled_from else {}),
+        "versions": library_versions(),
+        **({"screening": record.screening} if record.screening is not None else {}),
+        **({"review_report": record.review_report} if record.review_report else {}),
+    }
 
 
 def _fmt(value) -> str:
@@ -51,6 +97,13 @@ def card_markdown(card: dict) -> str:
     if card["sample"].get("min_acceptance") is not None:
         lines += ["", f"Sampling budget: each class may cost up to max(rows, 100) / {card['sample']['min_acceptance']:g} "
                       "candidates (sample.min_acceptance)."]
+    if len(card.get("candidates", [])) > 1:
+        lines += ["", "## Candidates", "", f"Chosen by: {card['chosen_by'].get('criterion')}", "",
+                  "| # | generator | judged score | private | chosen |", "|---|---|---|---|---|"]
+        for i, c in enumerate(card["candidates"]):
+            judged = c.get("judged") or {}
+            lines.append(f"| {i} | {c['name']} | {_fmt(judged.get('score'))} | {judged.get('private', True)} "
+                         f"| {'yes' if i == card['chosen_by'].get('chosen') else ''} |")
     lines += ["", "## Model parameters", "", "```json"]
     import json
 

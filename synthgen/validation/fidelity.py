@@ -131,19 +131,19 @@ class _QualityPart(Metric):
 
 @METRICS.register("column_shapes")
 class ColumnShapes(_QualityPart):
-    shares = "quality"
+    reads = ("quality",)
     part = "column_shapes"
 
 
 @METRICS.register("column_pair_trends")
 class ColumnPairTrends(_QualityPart):
-    shares = "quality"
+    reads = ("quality",)
     part = "column_pair_trends"
 
 
 @METRICS.register("quality_score")
 class QualityScore(_QualityPart):
-    shares = "quality"
+    reads = ("quality",)
     part = "quality_score"
 
 

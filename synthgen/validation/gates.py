@@ -128,7 +128,7 @@ def _allowance(result: MetricResult, threshold: float) -> float:
     return max(0.0, null + NOISE_Z * se - threshold)
 
 
-def judge(results: dict[str, MetricResult], thresholds: dict[str, float | None],
+def verdict(results: dict[str, MetricResult], thresholds: dict[str, float | None],
           context: dict | None = None) -> Verdict:
     """A metric with a threshold passes when its value is on the good side of it. A gated metric that
     could not be measured (value None) fails, unless its details name a NOT_APPLICABLE condition; a

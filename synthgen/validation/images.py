@@ -1,5 +1,5 @@
 """Image metrics without downloads: a small CNN trained here on the real training split is the
-feature network (no Inception weights), and is also the judge of label fidelity and the model of
+feature network (no Inception weights), and is also the classifier of label fidelity and the model of
 TRTR. Every metric compares against the holdout, which neither the GAN nor the CNN saw.
 
 - fd_ratio: Fréchet distance of synthetic to train features over the holdout's (a real-vs-real floor)
@@ -54,8 +54,8 @@ class ImageValidationContext(CachedViews):
                                 min_steps=self.min_steps)
 
     @cached_property
-    def judge(self):
-        """The CNN trained on real train images: feature network, label judge, TRTR model."""
+    def classifier(self):
+        """The CNN trained on real train images: feature network, label classifier, TRTR model."""
         return self.train_cnn(self.train.images, self.train.label_index(), 0)
 
     def outputs(self, which: str) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +64,7 @@ class ImageValidationContext(CachedViews):
         def compute():
             data = getattr(self, which)
             idx = {"train": self.train_idx, "synthetic": self.synthetic_idx}.get(which, np.arange(len(data)))
-            return predict(self.judge, data.images[idx])
+            return predict(self.classifier, data.images[idx])
         return self.cached(f"out:{which}", compute)
 
     def features(self, which: str) -> np.ndarray:
@@ -79,7 +79,7 @@ class ImageValidationContext(CachedViews):
         return self.features(which) if name == "feature" else self.pixels(which)
 
     def synthetic_judged(self) -> tuple[np.ndarray, np.ndarray]:
-        """(conditioned class index, the judge's predicted class) of the synthetic images it sees."""
+        """(conditioned class index, the classifier's predicted class) of the synthetic images it sees."""
         probs, _ = self.outputs("synthetic")
         return self.synthetic.label_index()[self.synthetic_idx], np.argmax(probs, axis=1)
 
@@ -93,8 +93,8 @@ class ImageValidationContext(CachedViews):
         return float(np.mean(self.holdout_predictions(net) == self.holdout.label_index()))
 
     @property
-    def judge_holdout_predictions(self) -> np.ndarray:
-        return self.cached("judge_holdout_pred", lambda: self.holdout_predictions(self.judge))
+    def classifier_holdout_predictions(self) -> np.ndarray:
+        return self.cached("classifier_holdout_pred", lambda: self.holdout_predictions(self.classifier))
 
     @property
     def chance_accuracy(self) -> float:
@@ -113,7 +113,7 @@ class ImageValidationContext(CachedViews):
 
     @property
     def trtr_accuracy(self) -> float:
-        return self.cached("trtr", lambda: self.holdout_accuracy(self.judge))
+        return self.cached("trtr", lambda: self.holdout_accuracy(self.classifier))
 
     def distances(self, space: str, query: str, ref: str) -> np.ndarray:
         return self.nearest_ties(space, query, ref)[0]
@@ -162,17 +162,17 @@ class _ImageMetric(Metric):
 
 @METRICS.register("label_fidelity_ratio")
 class LabelFidelityRatio(_ImageMetric):
-    """Per class, the judge's accuracy on synthetic images of that class over its recall on the real
-    holdout images of that class (capped at 1); the value is the worst class. A hard task (judge 0.89
+    """Per class, the classifier's accuracy on synthetic images of that class over its recall on the real
+    holdout images of that class (capped at 1); the value is the worst class. A hard task (classifier 0.89
     on real data) and an easy one are judged alike, and one unrecognisable class fails."""
-    shares = "judge"
+    reads = ("classifier",)
 
     kind = "quality"
     direction = "higher"
 
     def compute(self, ctx: ImageValidationContext):
         wanted, pred = ctx.synthetic_judged()
-        truth, hold_pred = ctx.holdout.label_index(), ctx.judge_holdout_predictions
+        truth, hold_pred = ctx.holdout.label_index(), ctx.classifier_holdout_predictions
         per_class = {}
         for i, c in enumerate(ctx.train.classes):
             if not np.any(wanted == i) or not np.any(truth == i):
@@ -185,12 +185,12 @@ class LabelFidelityRatio(_ImageMetric):
             return None, {"not_measurable": "no class has both synthetic and holdout images"}
         worst = min(per_class, key=lambda c: per_class[c]["ratio"])
         return per_class[worst]["ratio"], {"worst_class": worst, "per_class": per_class,
-                                           "judge_holdout_accuracy": ctx.trtr_accuracy}
+                                           "classifier_holdout_accuracy": ctx.trtr_accuracy}
 
 
 @METRICS.register("fd_ratio")
 class FrechetDistanceRatio(_ImageMetric):
-    shares = "judge"
+    reads = ("classifier",)
     kind = "quality"
     direction = "lower"
 
@@ -216,7 +216,7 @@ def _density_coverage(ctx: ImageValidationContext):
 
 @METRICS.register("density")
 class Density(_ImageMetric):
-    shares = "judge"
+    reads = ("classifier",)
     kind = "quality"
     direction = "higher"
 
@@ -227,7 +227,7 @@ class Density(_ImageMetric):
 
 @METRICS.register("coverage")
 class Coverage(_ImageMetric):
-    shares = "judge"
+    reads = ("classifier",)
     kind = "quality"
     direction = "higher"
 
@@ -240,7 +240,7 @@ class Coverage(_ImageMetric):
 class TSTRChanceRatio(_ImageMetric):
     """Chance-corrected TSTR: (TSTR accuracy - chance) / (TRTR accuracy - chance) on the holdout, chance =
     the majority-class share. A synthetic set whose classifier only predicts the majority class scores 0."""
-    shares = "judge"
+    reads = ("classifier",)
 
     kind = "utility"
     direction = "higher"
@@ -260,14 +260,14 @@ class ImageAugmentationNoHarm(_ImageMetric):
     """Upper 95% bound (paired bootstrap over holdout images) of the holdout accuracy change from training
     the CNN on real + synthetic instead of real only. Below -tolerance: adding the synthetic images
     confidently hurts, which a team scheduling augmentation must never be handed."""
-    shares = "augmented"
+    reads = ("augmented", "classifier")
 
     kind = "utility"
     direction = "higher"
 
     def compute(self, ctx):
         truth = ctx.holdout.label_index()
-        real = (ctx.judge_holdout_predictions == truth).astype(float)
+        real = (ctx.classifier_holdout_predictions == truth).astype(float)
         augmented = (ctx.augmented_predictions == truth).astype(float)
         return paired_bootstrap_bound(lambda idx: augmented[idx].mean() - real[idx].mean(), len(truth),
                                       ctx.rng(41))
@@ -276,7 +276,7 @@ class ImageAugmentationNoHarm(_ImageMetric):
 @METRICS.register("augmentation_uplift")
 class ImageAugmentationUplift(_ImageMetric):
     """Holdout accuracy gained by training the CNN on real + synthetic instead of real only."""
-    shares = "augmented"
+    reads = ("augmented", "classifier")
 
     kind = "utility"
     direction = "higher"
@@ -316,7 +316,7 @@ def _closest_pairs(ctx: ImageValidationContext, k: int = 8) -> list[dict]:
 
 @METRICS.register("memorization_share")
 class MemorizationShare(_ImageMetric):
-    shares = "judge"
+    reads = ("classifier",)
     kind = "privacy"
     direction = "lower"
     sections = ("closest_pairs",)
@@ -329,7 +329,7 @@ class MemorizationShare(_ImageMetric):
 
 @METRICS.register("dcr_share")
 class ImageDCRShare(_ImageMetric):
-    shares = "judge"
+    reads = ("classifier",)
     kind = "privacy"
     direction = "lower"
 

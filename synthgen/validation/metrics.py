@@ -92,9 +92,10 @@ class Metric:
     modality: ClassVar[str] = "tabular"
     #: report sections this metric's details feed (e.g. "closest_pairs")
     sections: ClassVar[tuple[str, ...]] = ()
-    #: metrics that share an expensive cached input (the nearest-neighbour distances, the TRTR model,
-    #: the judge network) name it here and run as one task on a cluster; None: a task of its own
-    shares: ClassVar[str | None] = None
+    #: the expensive cached inputs of the context this metric reads (the nearest-neighbour distances, the
+    #: TRTR model, the judge network, ...): metrics that read one in common run as one task on a cluster
+    #: (`suite.metric_groups`), so no input is computed twice; none: a task of its own
+    reads: ClassVar[tuple[str, ...]] = ()
 
     def compute(self, ctx) -> tuple[float | None, dict[str, Any]]:
         raise NotImplementedError

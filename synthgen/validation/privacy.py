@@ -26,7 +26,7 @@ def _row_keys(table: LabeledTable, columns: list[str]) -> pl.Series:
 class ExactCopyExcess(Metric):
     """Share of synthetic rows identical to a training row, minus the share of holdout rows
     identical to a training row (the rate a fresh real sample shows)."""
-    shares = "distances"
+    reads = ("distances",)
 
     kind = "privacy"
     direction = "lower"
@@ -46,7 +46,7 @@ class ExactCopyExcess(Metric):
 class DCRShare(Metric):
     """The share of synthetic rows whose nearest real row (train and holdout together) is a training row,
     rescaled so that rows from the population itself read 0.5 and copies 1.0 (`distances.dcr_share`)."""
-    shares = "distances"
+    reads = ("distances",)
 
     kind = "privacy"
     direction = "lower"
@@ -67,7 +67,7 @@ class DCRShare(Metric):
 class CloseToTrainShare(Metric):
     """Share of synthetic rows closer to a training row than the 5th percentile of the holdout's
     own distances to train (a fresh real sample scores about 0.05, less where distances tie)."""
-    shares = "distances"
+    reads = ("distances",)
 
     kind = "privacy"
     direction = "lower"
@@ -94,7 +94,7 @@ class MembershipInferenceAUROC(Metric):
       the other half of the holdout — a point is suspicious when the synthetic data sits much
       closer to it than real data from the population does.
     """
-    shares = "distances"
+    reads = ("distances",)
 
     kind = "privacy"
     direction = "lower"
@@ -137,7 +137,7 @@ class RareValueExcess(Metric):
     is not one record's, and value protection makes every numeric bound such a value (clipped extremes
     sit on it, and a generator's out-of-range draws are clamped onto it: 20% of CTGAN's body_mass_g on
     penguins, which the unfiltered check refused as 0.19 of "values seen only in train")."""
-    shares = "distances"
+    reads = ("distances",)
 
     kind = "privacy"
     direction = "lower"

@@ -56,7 +56,7 @@ def _trtr(ctx):
 
 @METRICS.register("tstr_signal_ratio")
 class TSTRSignalRatio(Metric):
-    shares = "trtr"
+    reads = ("trtr",)
     kind = "utility"
     direction = "higher"
 
@@ -75,7 +75,7 @@ class TSTRSignalRatio(Metric):
 @METRICS.register("augmentation_uplift")
 class AugmentationUplift(Metric):
     """Holdout AUROC of a model trained on real + synthetic rows minus one trained on real rows."""
-    shares = "trtr"
+    reads = ("trtr",)
 
     kind = "utility"
     direction = "higher"
@@ -97,7 +97,7 @@ class AugmentationNoHarm(Metric):
     """Upper 95% bound (paired bootstrap over holdout rows) of the holdout AUROC change from adding the
     synthetic rows to the real ones. Below -tolerance: the synthetic data confidently hurts a model
     trained with it, which a team scheduling augmentation must never be handed."""
-    shares = "trtr"
+    reads = ("trtr",)
 
     kind = "utility"
     direction = "higher"

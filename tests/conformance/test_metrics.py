@@ -49,3 +49,19 @@ def test_every_gate_names_a_metric_of_its_modality():
     for gates, modality in ((TabularGates, "tabular"), (ImageGates, "image")):
         for name in gates.model_fields:
             assert METRICS.get(name, modality).modality == modality, name
+
+
+@pytest.mark.parametrize("modality", ["tabular", "image"])
+def test_no_two_metric_groups_read_an_input_in_common(modality):
+    """Each group is one task on a cluster with its own context: a cached input (the real-data classifier,
+    the TRTR model, the neighbour distances) read by two groups would be computed twice."""
+    from itertools import combinations
+
+    from synthgen.validation.suite import metric_groups
+
+    groups = metric_groups(modality)
+    assert sorted(n for g in groups for n in g) == sorted(METRICS.of(modality))
+    reads = [set().union(*(METRICS.get(n, modality).reads for n in g)) for g in groups]
+    assert all(not (a & b) for a, b in combinations(reads, 2)), list(zip(groups, reads))
+    if modality == "image":   # the augmented-data metrics read the classifier too: one group with its readers
+        assert any({"augmentation_no_harm", "coverage", "tstr_chance_ratio"} <= set(g) for g in groups)

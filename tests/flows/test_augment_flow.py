@@ -15,13 +15,19 @@ def _artifact(key):
     return Artifact.get(key)
 
 
-def test_flow_publishes_and_leaves_artifacts(spec_file, tmp_path):
+def test_flow_publishes_and_leaves_artifacts(spec_file, tmp_path, validations):
     out = tmp_path / "out"
     state = augment_dataset_flow(str(spec_file(tiny_spec())), [], str(out), return_state=True)
     assert state.is_completed()
-    final = state.result()
+    ended = state.result()
+    assert ended.status == "published" and ended.exit_code == 0
+    # the spec is validated once for the whole run and carried in its record through every task
+    assert len(validations) == 1, validations
+    final = ended.final
     card = json.loads((out / "arrests_tiny" / final.split("/")[-1] / "card.json").read_text())
     assert card["verdict"]["passed"]
+    assert [c["name"] for c in card["candidates"]] == ["ctgan"] and card["chosen_by"]["chosen"] == 0
+    assert {"load-data", "train-generator", "select-generator", "generate", "validate", "write-report"} <= set(card["tasks"])
     summary = _artifact("arrests-tiny-summary")
     assert summary is not None and "published" in summary.data
     table = _artifact("arrests-tiny-metrics")
@@ -57,7 +63,7 @@ def test_image_flow_publishes_a_labeled_image_set(spec_file, tmp_path):
     path = spec_file(spec)
     state = augment_dataset_flow(str(path), [], str(out), return_state=True)
     assert state.is_completed(), state
-    final = state.result()
+    final = state.result().final
     card = json.loads((out / "mnist_tiny" / final.split("/")[-1] / "card.json").read_text())
     assert card["modality"] == "image" and card["class_counts"]["synthetic"] == {str(d): 10 for d in range(10)}
     assert _artifact("mnist-tiny-metrics") is not None
@@ -88,11 +94,11 @@ def test_many_specs_run_as_prefect_tasks_on_a_dask_cluster(spec_file, tmp_path):
             (str(spec_file(small_spec(name="hearts_tiny_b"), "b.yaml")), ["gates.quality_score=0.9999"], out)]
     with cluster(workers=2) as client:
         outcomes = augment_many_flow(jobs, address=client.scheduler.address)
-    assert [o["exit_code"] for o in outcomes] == [0, 3]
-    assert "quality_score" in outcomes[1]["message"]
-    assert all(o["worker"] != "local" for o in outcomes)
-    card = json.loads((tmp_path / "out" / "hearts_tiny" / outcomes[0]["final"].split("/")[-1] / "card.json").read_text())
-    assert card["verdict"]["passed"] and card["tasks"]["train-generator"] == outcomes[0]["worker"]
+    assert [(o.status, o.exit_code) for o in outcomes] == [("published", 0), ("refused", 3)]
+    assert "quality_score" in outcomes[1].message
+    assert all(o.worker != "local" for o in outcomes)
+    card = json.loads((tmp_path / "out" / "hearts_tiny" / outcomes[0].final.split("/")[-1] / "card.json").read_text())
+    assert card["verdict"]["passed"] and card["tasks"]["train-generator"] == outcomes[0].worker
     table = _artifact("augment-many")
     assert table is not None and "b.yaml" in table.data and "\"exit_code\": 3" in table.data
 
@@ -101,12 +107,12 @@ def test_sample_flow_publishes_a_new_version_from_the_published_model(spec_file,
     from flows.sample import sample_dataset_flow
 
     out = tmp_path / "out"
-    first = augment_dataset_flow(str(spec_file(small_spec())), [], str(out))
+    first = augment_dataset_flow(str(spec_file(small_spec())), [], str(out)).final
     final = sample_dataset_flow("hearts_tiny", str(out), rows=120, seed=4)
     card = json.loads((out / "hearts_tiny" / final.split("/")[-1] / "card.json").read_text())
     assert card["rows"] == 120 and card["sampled_from"]["model_of"] == first.split("/")[-1]
     assert _artifact("hearts-tiny-sample") is not None
     # and an unchanged scheduled run is a no-op with an artifact, not a failure
     state = augment_dataset_flow(str(spec_file(small_spec(), "again.yaml")), [], str(out), return_state=True)
-    assert state.is_completed() and state.result() == first
+    assert state.is_completed() and state.result().status == "unchanged" and state.result().final == first
     assert "unchanged" in _artifact("hearts-tiny-unchanged").data

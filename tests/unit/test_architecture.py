@@ -2,8 +2,10 @@
 - the steps, screening, scorers and generators ask the modality adapter: they never compare a
   `modality` for equality or test a container's type;
 - synthgen never patches a library at run time (no unittest.mock) and never imports `flows`;
-- no import cycle between synthgen's modules (imports inside functions count too; imports under
-  `if TYPE_CHECKING:` do not, they never run).
+- no import cycle between synthgen's modules (imports inside functions count, and so do imports under
+  `if TYPE_CHECKING:`: they never run, but a circle they close is still a tangle a reader must follow);
+- no two packages of synthgen import each other (training -> validation and validation -> training
+  would be two layers that each sit below the other).
 """
 
 from __future__ import annotations
@@ -32,24 +34,13 @@ def _module(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _runtime_nodes(tree: ast.AST):
-    """Every node except those under `if TYPE_CHECKING:`."""
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", None)) == "TYPE_CHECKING":
-            stack.extend(node.orelse)
-            continue
-        yield node
-        stack.extend(ast.iter_child_nodes(node))
-
-
 def _imports(path: Path) -> set[str]:
-    """Modules imported anywhere in the file (absolute names; `from a import b` also yields a.b)."""
+    """Modules imported anywhere in the file, under `if TYPE_CHECKING:` too (absolute names; `from a import
+    b` also yields a.b)."""
     me = _module(path)
     package = me if path.name == "__init__.py" else me.rpartition(".")[0]
     out = set()
-    for node in _runtime_nodes(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             out.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -103,8 +94,8 @@ def test_no_run_time_patching_and_no_import_of_flows():
     assert not problems, "\n".join(problems)
 
 
-def _graph() -> dict[str, set[str]]:
-    modules = {_module(p): p for p in _files(".")}
+def _graph(files: dict[str, Path] | None = None) -> dict[str, set[str]]:
+    modules = files or {_module(p): p for p in _files(".")}
     graph = {}
     for module, path in modules.items():
         deps = set()
@@ -158,6 +149,21 @@ def test_no_import_cycles():
     assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
 
+def _mutual_packages(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """Pairs of synthgen packages (synthgen.<package>.*) that each import the other."""
+    def package(module: str) -> str | None:
+        parts = module.split(".")
+        return parts[1] if len(parts) > 2 else None   # synthgen.<package>.<module>; top-level modules are not packages
+    edges = {(package(a), package(b)) for a, deps in graph.items() for b in deps
+             if package(a) and package(b) and package(a) != package(b)}
+    return sorted((a, b) for a, b in edges if (b, a) in edges and a < b)
+
+
+def test_no_two_packages_import_each_other():
+    mutual = _mutual_packages(_graph())
+    assert not mutual, "packages that import each other:\n" + "\n".join(f"{a} <-> {b}" for a, b in mutual)
+
+
 def test_the_checks_catch_what_they_should(tmp_path):
     """The checks above are real: each fails on a small example of the tangle it guards against."""
     bad = tmp_path / "bad.py"
@@ -169,3 +175,18 @@ def test_the_checks_catch_what_they_should(tmp_path):
     assert compares and calls
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+    # a circle closed only under TYPE_CHECKING is still found
+    pkg = tmp_path / "synthgen"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("from synthgen import b\n")
+    (pkg / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from synthgen import a\n")
+    files = {"synthgen.a": pkg / "a.py", "synthgen.b": pkg / "b.py"}
+    global PACKAGE
+    real, PACKAGE = PACKAGE, pkg
+    try:
+        assert _cycles(_graph(files)) == [["synthgen.a", "synthgen.b"]]
+    finally:
+        PACKAGE = real
+    assert _mutual_packages({"synthgen.x.m": {"synthgen.y.n"}, "synthgen.y.n": {"synthgen.x.k"},
+                             "synthgen.x.k": set()}) == [("x", "y")]
+    assert _mutual_packages({"synthgen.x.m": {"synthgen.y.n"}, "synthgen.y.n": set()}) == []

@@ -246,9 +246,9 @@ def case_spec_missing(tmp):
     return ["run", str(tmp / "none.yaml")], "none.yaml: spec file not found"
 
 
-def case_replaced_gate(tmp):
+def case_unknown_gate(tmp):
     return ["check", str(_image_spec(tmp, {"builtin": "mnist"}, gates={"tstr_ratio": 0.7}))], \
-        "gates.tstr_ratio was replaced by gates.tstr_chance_ratio"
+        "gates.tstr_ratio: unknown key"
 
 
 def case_path_and_builtin(tmp):

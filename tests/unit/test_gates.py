@@ -13,7 +13,7 @@ import pytest
 
 from synthgen.spec import TabularGates
 from synthgen.validation.context import ValidationContext
-from synthgen.validation.gates import judge
+from synthgen.validation.gates import verdict as decide
 from synthgen.validation.suite import registered_metrics, run_metrics
 
 METRICS = registered_metrics()
@@ -24,7 +24,7 @@ DEFAULTS = TabularGates().model_dump()
 
 def _verdict(train, holdout, synthetic):
     results = run_metrics(ValidationContext(train, holdout, synthetic, max_rows=4000))
-    verdict = judge(results, DEFAULTS)
+    verdict = decide(results, DEFAULTS)
     failed = {c.metric for c in verdict.checks if not c.passed}
     return results, verdict, failed
 
@@ -126,12 +126,12 @@ def test_a_metric_that_cannot_be_measured_fails_its_gate_saying_why():
     from synthgen.validation.metrics import MetricResult
 
     unmeasured = MetricResult("dcr_share", "privacy", "lower", None, {"not_measurable": "ValueError: boom"})
-    verdict = judge({"dcr_share": unmeasured}, {"dcr_share": 0.6})
+    verdict = decide({"dcr_share": unmeasured}, {"dcr_share": 0.6})
     assert not verdict.passed and "not measurable (ValueError: boom)" in verdict.reasons[0]
     assert "try:" in verdict.reasons[0]
     # a note alone no longer passes a gate (it did: a None value with any note was waved through)
     noted = MetricResult("dcr_share", "privacy", "lower", None, {"note": "whatever"})
-    assert not judge({"dcr_share": noted}, {"dcr_share": 0.6}).passed
+    assert not decide({"dcr_share": noted}, {"dcr_share": 0.6}).passed
 
 
 @pytest.mark.parametrize("condition", ["label_unpredictable", "few_holdout_images"])
@@ -140,7 +140,7 @@ def test_named_not_applicable_conditions_pass_and_say_so(condition):
     from synthgen.validation.metrics import MetricResult
 
     result = MetricResult("x", "utility", "higher", None, {"not_applicable": condition})
-    verdict = judge({"x": result}, {"x": 0.5})
+    verdict = decide({"x": result}, {"x": 0.5})
     assert verdict.passed and verdict.checks[0].note == NOT_APPLICABLE[condition]
 
 
@@ -156,7 +156,7 @@ def test_label_unpredictable_on_real_data_is_the_named_condition(arrests_split):
 
 
 def test_missing_gated_metric_fails():
-    verdict = judge({}, {"dcr_share": 0.6})
+    verdict = decide({}, {"dcr_share": 0.6})
     assert not verdict.passed and "dcr_share" in verdict.reasons[0]
 
 
@@ -203,12 +203,12 @@ def test_small_sample_allowance_follows_the_noise_of_real_data():
     from synthgen.validation.gates import NOISE_Z
 
     # 49 holdout rows: fresh real data scatters +-0.07 around 0.5, so 0.65 is no evidence of leakage
-    small = judge({"dcr_share": _result(0.65, 0.07)}, {"dcr_share": 0.6})
+    small = decide({"dcr_share": _result(0.65, 0.07)}, {"dcr_share": 0.6})
     assert small.passed and small.checks[0].allowance == pytest.approx(0.5 + NOISE_Z * 0.07 - 0.6)
-    assert judge({"dcr_share": _result(0.75, 0.07)}, {"dcr_share": 0.6}).reasons[0].count("small-sample allowance")
-    assert not judge({"dcr_share": _result(0.75, 0.07)}, {"dcr_share": 0.6}).passed
+    assert decide({"dcr_share": _result(0.75, 0.07)}, {"dcr_share": 0.6}).reasons[0].count("small-sample allowance")
+    assert not decide({"dcr_share": _result(0.75, 0.07)}, {"dcr_share": 0.6}).passed
     # 5,000 rows: the noise sits inside the fixed margin; the threshold is the threshold
-    large = judge({"dcr_share": _result(0.61, 0.007)}, {"dcr_share": 0.6})
+    large = decide({"dcr_share": _result(0.61, 0.007)}, {"dcr_share": 0.6})
     assert not large.passed and large.checks[0].allowance == 0.0
 
 
@@ -225,9 +225,9 @@ def test_fresh_real_rows_of_a_small_table_pass_the_privacy_gates_and_copies_stil
     train, holdout = split_table(rest, holdout=0.2, random_state=0)
     privacy = {k: v for k, v in DEFAULTS.items() if METRICS.get(k).kind == "privacy"}
     fresh = run_metrics(ValidationContext(train, holdout, resampled(unseen, len(train), seed=7)), list(privacy))
-    assert judge(fresh, privacy).passed, judge(fresh, privacy).reasons
+    assert decide(fresh, privacy).passed, decide(fresh, privacy).reasons
     copies = run_metrics(ValidationContext(train, holdout, resampled(train, len(train), seed=8)), list(privacy))
-    verdict = judge(copies, privacy)
+    verdict = decide(copies, privacy)
     assert not verdict.passed and "exact_copy_excess" in {c.metric for c in verdict.checks if not c.passed}
 
 
@@ -299,10 +299,10 @@ def test_distance_gates_fail_on_copies_and_near_copies_and_pass_fresh_rows(cance
     judged, fresh = _judged_and_fresh(holdout)
     gates = {gate: DEFAULTS[gate]}
     good = run_metrics(ValidationContext(train, judged, resampled(fresh, 300, seed=3)), list(gates))
-    assert judge(good, gates).passed, judge(good, gates).reasons
+    assert decide(good, gates).passed, decide(good, gates).reasons
     synthetic = resampled(train, 300, seed=4) if bad == "copies" else _near_copies(train, 300, 0.02, seed=4)
     found = run_metrics(ValidationContext(train, judged, synthetic), list(gates))
-    failed = {c.metric for c in judge(found, gates).checks if not c.passed}
+    failed = {c.metric for c in decide(found, gates).checks if not c.passed}
     assert failed == set(gates), {k: v.value for k, v in found.items()}
     if bad == "near_copies":
         exact = run_metrics(ValidationContext(train, judged, synthetic), ["exact_copy_excess"])

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from synthgen.spec import ImageGates
-from synthgen.validation.gates import judge
+from synthgen.validation.gates import verdict as decide
 from synthgen.validation.images import ImageValidationContext
 from synthgen.validation.suite import metric_groups, run_metrics
 
@@ -32,7 +32,7 @@ def judged_split(mnist_split):
 @pytest.fixture(scope="module")
 def shared_judge(judged_split):
     train, holdout, _ = judged_split
-    return ImageValidationContext(train, holdout, train, classifier_epochs=3).judge
+    return ImageValidationContext(train, holdout, train, classifier_epochs=3).classifier
 
 
 def _verdict(judged_split, shared_judge, synthetic, *, augmentation: bool = False, names=None):
@@ -40,11 +40,11 @@ def _verdict(judged_split, shared_judge, synthetic, *, augmentation: bool = Fals
     synthetic) only for the cases that judge it."""
     train, holdout, _ = judged_split
     ctx = ImageValidationContext(train, holdout, synthetic, classifier_epochs=3)
-    ctx.__dict__["judge"] = shared_judge  # one real-data CNN for every case: same judge, less time
+    ctx.__dict__["classifier"] = shared_judge  # one real-data CNN for every case: same judge, less time
     names = names or [n for group in metric_groups("image") for n in group
                       if augmentation or not n.startswith("augmentation")]
     results = run_metrics(ctx, names, modality="image")
-    verdict = judge(results, {k: v for k, v in DEFAULTS.items() if k in results})
+    verdict = decide(results, {k: v for k, v in DEFAULTS.items() if k in results})
     return results, verdict, {c.metric for c in verdict.checks if not c.passed}
 
 
@@ -55,7 +55,7 @@ def _resample(data, n, seed):
 def test_judge_is_a_real_classifier(judged_split, shared_judge):
     train, holdout, _ = judged_split
     ctx = ImageValidationContext(train, holdout, train)
-    ctx.__dict__["judge"] = shared_judge
+    ctx.__dict__["classifier"] = shared_judge
     assert ctx.trtr_accuracy > 0.8
 
 
@@ -142,13 +142,3 @@ def test_images_that_hurt_augmentation_fail_no_harm(judged_split, shared_judge):
     assert "augmentation_no_harm" in failed
     assert results["augmentation_no_harm"].details["difference"] < -0.05
     assert verdict.next_steps["augmentation_no_harm"].startswith("do not use this synthetic data for augmentation")
-
-
-def test_renamed_gates_name_their_successor(spec_file):
-    from synthgen.errors import InputError
-    from synthgen.spec import load_spec
-
-    for old, new in (("tstr_ratio", "tstr_chance_ratio"), ("label_fidelity", "label_fidelity_ratio")):
-        spec = {"modality": "image", "name": "x", "source": {"builtin": "mnist"}, "gates": {old: 0.7}}
-        with pytest.raises(InputError, match=f"gates.{old} was replaced by gates.{new}"):
-            load_spec(spec_file(spec))

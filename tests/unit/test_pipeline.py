@@ -8,7 +8,8 @@ import pytest
 
 from synthgen import pipeline
 from synthgen.errors import GateFailed, InputError
-from tests.conftest import tiny_spec
+from synthgen.publish import MODELS_DIR
+from tests.conftest import small_spec, tiny_spec
 
 
 def _dataset_dirs(out):
@@ -81,7 +82,7 @@ def test_a_killed_run_leaves_no_dataset(spec_file, tmp_path):
     run = pipeline.start_run(spec_file(tiny_spec()), out=out)
     for step in pipeline.STEPS:
         step.fn(run)
-    assert (run / "dataset" / "data.parquet").exists()
+    assert (run.path / "dataset" / "data.parquet").exists()
     assert _dataset_dirs(out) == []
     assert not (out / "arrests_tiny").exists()
     final = pipeline.finish(run)
@@ -118,7 +119,7 @@ def test_a_failure_after_training_keeps_the_model_and_the_rerun_reuses_it(spec_f
         m.setattr(TabularModality, "report", broken_report)
         with pytest.raises(RuntimeError, match="report renderer broke"):
             pipeline.run_pipeline(spec, out=out)
-    kept = list((out / pipeline.MODELS / "arrests_tiny").glob("*/generator.json"))
+    kept = list((out / MODELS_DIR / "arrests_tiny").glob("*/generator.json"))
     assert len(kept) == 1 and _dataset_dirs(out) == []
     assert not (out / ".staging").exists() or not any((out / ".staging").iterdir())
     capsys.readouterr()
@@ -172,3 +173,27 @@ def test_sample_requests_are_checked_before_training(spec_file, tmp_path):
             pipeline.run_pipeline(spec_file(tiny_spec()), overrides, out=out)
         assert not (out / ".models").exists() and _dataset_dirs(out) == []
     assert not (out / ".staging").exists() or not any((out / ".staging").iterdir())
+
+
+def test_candidates_are_each_trained_judged_on_the_selection_split_and_the_best_published(spec_file, tmp_path):
+    """Two configurations: both trained (each into the model store), each judged by the table judge on
+    the selection split carved from train (the holdout never reaches it), and the one it ranks higher is
+    the published model; the card records every candidate's point and the criterion."""
+    from synthgen.training.selection import rank
+
+    out = tmp_path / "out"
+    first = json.loads(json.dumps({**tiny_spec()["model"], "epochs": 1}))   # no shared lists: no YAML aliases
+    second = json.loads(json.dumps({**tiny_spec()["model"], "epochs": 4, "embedding_dim": 32}))
+    final = pipeline.run_pipeline(spec_file(small_spec(model=first, candidates=[second])), out=out)
+    card = json.loads((final / "card.json").read_text())
+    points = [c["judged"] for c in card["candidates"]]
+    assert [c["params"]["epochs"] for c in card["candidates"]] == [1, 4]
+    assert all(p is not None and {"score", "detection_auc", "quality_score"} <= set(p) for p in points)
+    chosen = card["chosen_by"]["chosen"]
+    assert chosen == max(points, key=rank)["at"] and "selection split" in card["chosen_by"]["criterion"]
+    assert card["model"]["params"]["epochs"] == card["candidates"][chosen]["params"]["epochs"]
+    assert card["model_key"] == card["candidates"][chosen]["key"] != card["candidates"][1 - chosen]["key"]
+    assert not list((out / MODELS_DIR).rglob("generator.json"))   # published: no candidate left in the store
+    # candidates share the seed their selection split is carved with, or the spec is refused
+    with pytest.raises(InputError, match=r"candidates\[0\]\.random_state"):
+        pipeline.run_pipeline(spec_file(small_spec(model=first, candidates=[{**second, "random_state": 1}])), out=out)

@@ -11,8 +11,8 @@ from synthgen import pipeline
 from synthgen.data import holdout_mask
 from synthgen.generators.conditional_gan import image_budget
 from synthgen.generators.ctgan import table_steps
-from synthgen.training.selection import (SnapshotSelector, carve_selection, evaluation_points,
-                                         memorisation_check)
+from synthgen.training.selection import SnapshotSelector, carve_selection, evaluation_points
+from synthgen.validation.judges import memorisation_check
 from tests.conftest import TINY_CTGAN, TINY_GAN
 
 
@@ -104,7 +104,8 @@ def _train(spec_file, tmp_path, name: str, frame: pl.DataFrame):
             "model": {"name": "ctgan", **{**TINY_CTGAN, "epochs": None, "steps": 30, "select_snapshot": True}}}
     run = pipeline.start_run(spec_file(spec, f"{name}.yaml"), out=tmp_path / "out")
     pipeline.load_data(run)
-    model = pipeline.train_generator(run)
+    pipeline.train_generator(run)
+    model = run.work / pipeline.CANDIDATES / "0"
     meta = json.loads((model / "generator.json").read_text())
     weights = torch.load(next(model.glob("*.pt")), weights_only=True)
     return meta, weights

@@ -128,11 +128,7 @@ def test_a_generator_and_a_scorer_registered_in_a_test_are_valid_in_specs(spec_f
         load_spec(spec_file(tiny_spec(model={"name": "throwaway"})))
 
 
-def test_renamed_image_gates_are_accepted_with_a_deprecation_message(spec_file):
-    spec = {"modality": "image", "name": "x", "source": {"builtin": "mnist"},
-            "gates": {"image_dcr_share": 0.7, "image_augmentation_uplift": 0.0}}
-    with pytest.warns(FutureWarning, match=r"gates\.image_dcr_share is deprecated: it is now called gates\.dcr_share"):
-        loaded = load_spec(spec_file(spec))
-    assert loaded.spec.gates.dcr_share == 0.7 and loaded.spec.gates.augmentation_uplift == 0.0
-    with pytest.raises(InputError, match="give only gates.dcr_share"):
-        load_spec(spec_file({**spec, "gates": {"image_dcr_share": 0.7, "dcr_share": 0.6}}))
+def test_an_unknown_gate_key_is_refused_naming_it(spec_file):
+    spec = {"modality": "image", "name": "x", "source": {"builtin": "mnist"}, "gates": {"image_dcr_share": 0.7}}
+    with pytest.raises(InputError, match=r"gates\.image_dcr_share"):
+        load_spec(spec_file(spec))
