@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from synthgen.errors import InputError
+from synthgen.settings import DEFAULT_DATASETS_DIR
 from synthgen.spec import load_spec
 
 
@@ -37,7 +38,7 @@ def deploy_spec(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = 
     return str(deployment.apply())
 
 
-def deploy_sampling(datasets: str | Path = "reports/datasets") -> str:
+def deploy_sampling(datasets: str | Path = DEFAULT_DATASETS_DIR) -> str:
     """Register `sample-dataset/on-request`: no schedule; a caller picks dataset, rows, per-class counts,
     seed and version as the flow run's parameters (Prefect UI "Run" or `prefect deployment run`)."""
     if not os.environ.get("PREFECT_API_URL"):

@@ -12,10 +12,11 @@ from prefect.artifacts import create_markdown_artifact
 from flows.augment import TASKS, publish
 from synthgen import pipeline
 from synthgen.catalog import version_card
+from synthgen.settings import DEFAULT_DATASETS_DIR
 
 
 @flow(name="sample-dataset", log_prints=True)
-def sample_dataset_flow(dataset: str, datasets: str = "reports/datasets", version: str | None = None,
+def sample_dataset_flow(dataset: str, datasets: str = DEFAULT_DATASETS_DIR, version: str | None = None,
                         rows: int | None = None, per_class: dict[str, int] | None = None,
                         seed: int | None = None) -> str:
     run = pipeline.start_sample(dataset, datasets, version=version, rows=rows, per_class=per_class, seed=seed)

@@ -233,7 +233,16 @@ class ProtectionSpec(_Strict):
 
 
 class _DatasetSpec(_Strict):
-    """What every modality's spec has beside its own sections: `model:` and its `candidates:`."""
+    """What every modality's spec has: a name, the split, the sample, the output and schedule (here), and
+    `model:` with its `candidates:` (built from the registries); each modality adds its own sections."""
+
+    modality: str            # each modality's spec narrows it to its own name
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,99}$")]
+    description: str = ""
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    sample: SampleSpec = Field(default_factory=SampleSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    schedule: ScheduleSpec | None = None
 
     def candidate_models(self) -> list:
         """The generator configurations a run trains: `model:` first, then `candidates:`."""
@@ -265,18 +274,12 @@ def training_key(spec, model, fingerprint: str) -> str:
 
 class _TabularSpec(_DatasetSpec):
     modality: Literal["tabular"]
-    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,99}$")]
-    description: str = ""
     source: SourceSpec
     label: str
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
-    split: SplitSpec = Field(default_factory=SplitSpec)
     protection: ProtectionSpec = Field(default_factory=ProtectionSpec)
-    sample: SampleSpec = Field(default_factory=SampleSpec)
     gates: TabularGates = Field(default_factory=TabularGates)
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
-    output: OutputSpec = Field(default_factory=OutputSpec)
-    schedule: ScheduleSpec | None = None
 
 
 class ImageSourceSpec(_OneSource):
@@ -333,19 +336,13 @@ class ImageValidationSpec(_Strict):
 
 class _ImageSpec(_DatasetSpec):
     modality: Literal["image"]
-    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,99}$")]
-    description: str = ""
     source: ImageSourceSpec
     image: ImageShapeSpec = Field(default_factory=ImageShapeSpec)
     augment: dict[str, Any] | None = Field(
         None, description="albumentations pipeline in its own serialized form (A.to_dict); applied to real "
         "images while training the generator.")
-    split: SplitSpec = Field(default_factory=SplitSpec)
-    sample: SampleSpec = Field(default_factory=SampleSpec)
     gates: ImageGates = Field(default_factory=ImageGates)
     validation: ImageValidationSpec = Field(default_factory=ImageValidationSpec)
-    output: OutputSpec = Field(default_factory=OutputSpec)
-    schedule: ScheduleSpec | None = None
 
 
 # -- what the registries add: `model:` and `screen.scorer:` -------------------------------------------

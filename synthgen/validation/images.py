@@ -78,7 +78,7 @@ class ImageValidationContext(CachedViews):
     def space(self, name: str, which: str) -> np.ndarray:
         return self.features(which) if name == "feature" else self.pixels(which)
 
-    def synthetic_judged(self) -> tuple[np.ndarray, np.ndarray]:
+    def synthetic_predicted(self) -> tuple[np.ndarray, np.ndarray]:
         """(conditioned class index, the classifier's predicted class) of the synthetic images it sees."""
         probs, _ = self.outputs("synthetic")
         return self.synthetic.label_index()[self.synthetic_idx], np.argmax(probs, axis=1)
@@ -171,7 +171,7 @@ class LabelFidelityRatio(_ImageMetric):
     direction = "higher"
 
     def compute(self, ctx: ImageValidationContext):
-        wanted, pred = ctx.synthetic_judged()
+        wanted, pred = ctx.synthetic_predicted()
         truth, hold_pred = ctx.holdout.label_index(), ctx.classifier_holdout_predictions
         per_class = {}
         for i, c in enumerate(ctx.train.classes):
