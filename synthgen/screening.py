@@ -66,7 +66,7 @@ def fit_scorer(spec, train, holdout, *, generator=None):
     params = settings.scorer.model_dump(exclude={"name"})
     cls = SCORERS.get(settings.scorer.name)
     if "gan" in cls.params_model.model_fields and params.get("gan") is None:
-        params["gan"] = spec.model.model_dump()  # a GAN scorer trains this one when no generator is given
+        params["gan"] = spec.candidate_models()[0].model_dump()  # trained when no generator is given
     scorer = cls(**params)
     scorer.fit(only(train, normal), calibration=only(holdout, normal), generator=generator)
     scorer.screen_ = {"normal_classes": normal, "classes": classes}

@@ -232,6 +232,18 @@ class ProtectionSpec(_Strict):
                           "at least min_rows rows). The label's classes are not touched (split.min_class_rows).")
 
 
+class AutoModelSpec(_Strict):
+    """`model: {name: auto}`: every generator of the modality (or those named) trained as candidates, the one
+    the select step's judge ranks highest on the selection split published."""
+
+    name: Literal["auto"] = "auto"
+    generators: list[str] | None = Field(None, min_length=1, description="The generators to train, by name, "
+                                         "each at its defaults; null: every generator of the modality.")
+    epochs: int | None = Field(None, ge=1, description="When set, every candidate trains at most this many "
+                               "epochs (its own budget otherwise).")
+    random_state: int = 0
+
+
 class _DatasetSpec(_Strict):
     """What every modality's spec has: a name, the split, the sample, the output and schedule (here), and
     `model:` with its `candidates:` (built from the registries); each modality adds its own sections."""
@@ -245,11 +257,34 @@ class _DatasetSpec(_Strict):
     schedule: ScheduleSpec | None = None
 
     def candidate_models(self) -> list:
-        """The generator configurations a run trains: `model:` first, then `candidates:`."""
-        return [self.model, *(getattr(self, "candidates", None) or [])]
+        """The generator configurations a run trains: `model:` first (`auto`: every generator of the
+        modality, the adapter's default first, each at its defaults), then `candidates:`."""
+        models = [self.model]
+        if self.model.name == "auto":
+            _, generators, _ = _registries()
+            shared = {"random_state": self.model.random_state,
+                      **({"epochs": self.model.epochs} if self.model.epochs else {})}
+            models = [generators.get(n).params_model(**shared)
+                      for n in auto_generators(self.modality, self.model.generators)]
+        return [*models, *(getattr(self, "candidates", None) or [])]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_model_name(cls, value):
+        """`model:` without a name (e.g. only `--set model.steps=100`) is the modality's default model."""
+        if isinstance(value, dict) and isinstance(value.get("model"), dict) and "name" not in value["model"]:
+            from synthgen.modalities import MODALITIES
+
+            if value.get("modality") in MODALITIES.names():
+                adapter = MODALITIES.get(value["modality"])
+                value = {**value, "model": {"name": adapter.default_model or adapter.default_generator,
+                                            **value["model"]}}
+        return value
 
     @model_validator(mode="after")
     def _candidates_share_selection(self):
+        if self.model.name == "auto":
+            auto_generators(self.modality, self.model.generators)   # names known and of this modality
         seed = getattr(self.model, "random_state", None)
         for i, other in enumerate(getattr(self, "candidates", None) or []):
             if getattr(other, "random_state", None) != seed:
@@ -257,6 +292,19 @@ class _DatasetSpec(_Strict):
                                  f"{seed}: candidates carve their selection split with it, so they must share it "
                                  "to be judged on rows none of them trained on")
         return self
+
+
+def auto_generators(modality: str, named: list[str] | None) -> list[str]:
+    """The generators `model: auto` trains: those named, or every one of the modality (its adapter's default
+    generator first)."""
+    modalities, generators, _ = _registries()
+    known = [n for n, cls in generators.items() if cls.modality == modality]
+    first = modalities.get(modality).default_generator
+    known = sorted(known, key=lambda n: (n != first, known.index(n)))
+    unknown = [n for n in named or [] if n not in known]
+    if unknown:
+        raise ValueError(f"model.generators: {unknown} are not {modality} generators (known: {', '.join(known)})")
+    return list(named or known)
 
 
 # Sections of the spec that do not shape a trained model: a run that differs only in these reuses it.
@@ -379,8 +427,10 @@ def _build() -> dict[str, Any]:
         if name not in _SECTIONS:
             raise InputError(f"modality {name!r} has no spec sections in synthgen.spec")
         gens = [cls.params_model for _, cls in generators.items() if cls.modality == name]
+        models = gens + ([AutoModelSpec] if len(gens) > 1 else [])
         scs = [cls.params_model for _, cls in scorers.items() if name in cls.modalities]
-        default_gen = generators.get(adapter.default_generator).params_model
+        default_gen = AutoModelSpec if adapter.default_model == "auto" and len(gens) > 1 \
+            else generators.get(adapter.default_generator).params_model
         default_scorer = scorers.get(adapter.default_scorer).params_model
         title = name.capitalize()
         screens[name] = create_model(
@@ -389,7 +439,7 @@ def _build() -> dict[str, Any]:
             scorer=(_union(scs), Field(default_factory=default_scorer)))
         specs[name] = create_model(
             f"{title}Spec", __base__=_SECTIONS[name], __module__=__name__,
-            model=(_union(gens), Field(default_factory=default_gen)),
+            model=(_union(models), Field(default_factory=default_gen)),
             candidates=(list[_union(gens)] | None, Field(  # type: ignore[valid-type]
                 None, description="Further generator configurations trained beside `model:`. Each is a candidate; "
                 "the select step publishes the one whose sample a judge of its own ranks highest on the selection "
@@ -478,10 +528,20 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str], *, origin: str) -
     return raw
 
 
+def _key_path(loc: tuple) -> str:
+    """The spec key an error is at, as the user writes it: without the union's tag (pydantic reports
+    `model.ctgan.epochs` for `model.epochs` of a `name: ctgan` model)."""
+    _, generators, scorers = _registries()
+    tags = {*generators.names(), *scorers.names(), "auto"}
+    parts = [p for i, p in enumerate(loc)
+             if not (i and p in tags and (loc[i - 1] in ("model", "scorer") or isinstance(loc[i - 1], int)))]
+    return ".".join(str(p) for p in parts)
+
+
 def _format_errors(exc: ValidationError, origin: str) -> str:
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = _key_path(err["loc"]) or "(top level)"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"

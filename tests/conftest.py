@@ -22,6 +22,7 @@ from synthgen.sources.builtin import BUILTIN_TABLES  # noqa: E402
 # would train a judge too.
 TINY_CTGAN = dict(epochs=2, batch_size=100, embedding_dim=16, generator_dim=[32, 32],
                   discriminator_dim=[32, 32], random_state=0, threads=1, select_snapshot=False)
+TINY_ARGN = dict(epochs=2, hidden=16, threads=1)
 TINY_GAN = dict(epochs=2, batch_size=32, latent_dim=16, base_channels=8, random_state=0, threads=2,
                 device="cpu", select_snapshot=False)
 

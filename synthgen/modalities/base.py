@@ -55,7 +55,8 @@ class ScorerInput:
 class Modality:
     name: ClassVar[str]
     container: ClassVar[type]
-    default_generator: ClassVar[str]
+    default_generator: ClassVar[str]     # the generator a GAN scorer trains when none is given
+    default_model: ClassVar[str] = ""    # the spec's `model:` when it names none ("auto": every generator)
     default_scorer: ClassVar[str]
     scorer_input: ClassVar[type[ScorerInput]]
 

@@ -109,6 +109,7 @@ class ImageModality(Modality):
     name = "image"
     container = LabeledImages
     default_generator = "conditional_gan"
+    default_model = "conditional_gan"
     default_scorer = "fanogan"
     scorer_input = ImageInput
 

@@ -77,6 +77,7 @@ class TabularModality(Modality):
     name = "tabular"
     container = LabeledTable
     default_generator = "ctgan"
+    default_model = "auto"
     default_scorer = "gan_ecod"
     scorer_input = TableInput
 

@@ -158,14 +158,39 @@ def metric_table(card: dict, metrics: dict) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
+def candidates_table(card: dict) -> str:
+    """Every candidate generator the run trained, its point by the select step's judge (selection split
+    carved from train, never the gate holdout) and which one was chosen, with the criterion."""
+    candidates, chosen = card.get("candidates") or [], card.get("chosen_by") or {}
+    if len(candidates) < 2:
+        return ""
+    keys = [k for k in ("score", "quality_score", "detection_auc", "tstr_signal_ratio", "dcr_share", "private")
+            if any(k in (c.get("judged") or {}) for c in candidates)]
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
+    rows = "".join(
+        f"<tr><td>{'<b>chosen</b>' if i == chosen.get('chosen') else ''}</td><td>{html.escape(c['name'])}</td>"
+        + "".join(f"<td>{_cell((c.get('judged') or {}).get(k))}</td>" for k in keys)
+        + f"<td>{_cell(c.get('train_s'))}</td></tr>" for i, c in enumerate(candidates))
+    return (f"<p>Candidates judged by {html.escape(str(chosen.get('criterion')))}; the higher score among those "
+            f"that do not memorise is published.</p><table><tr><th></th><th>generator</th>{head}<th>train s</th></tr>"
+            f"{rows}</table>")
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return html.escape("—" if value is None else str(value))
+
+
 def selection_section(card: dict) -> str:
-    """The snapshot-selection curve (judged on a split carved from train, never the gate holdout) and
-    why training stopped."""
+    """The candidates (when several), the snapshot-selection curve (judged on a split carved from train,
+    never the gate holdout) and why training stopped."""
     selection = card["model"].get("selection")
     timings = card["model"]["timings"]
-    stop = f"Training stopped by: <b>{html.escape(str(timings.get('stop_reason', 'budget')))}</b>. "
+    stop = candidates_table(card) + \
+        f"<p>Training stopped by: <b>{html.escape(str(timings.get('stop_reason', 'budget')))}</b>. "
     if not selection or not selection.get("curve"):
-        return f"<p>{stop}No snapshot selection.</p>"
+        return f"{stop}No snapshot selection.</p>"
     curve = selection["curve"]
     at = [p["at"] for p in curve]
     plt = plt_module()
@@ -178,7 +203,7 @@ def selection_section(card: dict) -> str:
     ax.set_xlabel("epoch" if "epochs_done" in timings else "step")
     ax.set_title("snapshot selection (selection split, own judge)", fontsize=10)
     ax.legend(fontsize=7)
-    return (f"<p>{stop}Kept the snapshot at {selection['best_at']} of {at[-1]}, scored by "
+    return (f"{stop}Kept the snapshot at {selection['best_at']} of {at[-1]}, scored by "
             f"{html.escape(selection['criterion'])}: {selection['best_score']:.4f}.</p>" + figure_png(fig))
 
 

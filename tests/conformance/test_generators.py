@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from synthgen.generators import GENERATORS, Generator
-from tests.conftest import TINY_CTGAN, TINY_GAN
+from tests.conftest import TINY_ARGN, TINY_CTGAN, TINY_GAN
 
-TINY_PARAMS = {"ctgan": TINY_CTGAN, "conditional_gan": TINY_GAN}
+TINY_PARAMS = {"ctgan": TINY_CTGAN, "conditional_gan": TINY_GAN, "argn": TINY_ARGN}
 
 
 def test_every_generator_has_a_tiny_config():

@@ -33,7 +33,7 @@ def budget_food(tmp_path_factory) -> Path:
 def test_a_20k_row_table_is_never_refused_for_sampling(budget_food, tmp_path):
     out = tmp_path / "out"
     try:
-        folder = pipeline.run_pipeline(budget_food, ["model.steps=100"], out=out)
+        folder = pipeline.run_pipeline(budget_food, ["model.name=ctgan", "model.steps=100"], out=out)
     except GateFailed as exc:            # a fidelity gate may refuse a 100-step model; sampling must not
         folder = Path(exc.quarantine)
     card = json.loads((folder / "card.json").read_text())
