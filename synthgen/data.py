@@ -53,6 +53,16 @@ class LabeledTable:
         return replace(self, frame=frame)
 
 
+def written_decimals(values: np.ndarray) -> int | None:
+    """The decimals a numeric column is written with (0-6), or None when it has more: generators round
+    synthetic values to them (a detector tells 37,412.7 from 35,000 at once)."""
+    scale = np.maximum(np.abs(values), 1.0)
+    for decimals in range(7):
+        if np.all(np.abs(values - np.round(values, decimals)) <= 1e-9 * scale):
+            return decimals
+    return None
+
+
 def rare_class_plan(counts: dict[str, int], *, min_rows: int, policy: str, origin: str,
                     label: str) -> tuple[dict[str, str | None], list[str]]:
     """What to do with label classes below `min_rows`: {class: None (drop) | "other" (merge)} and the

@@ -177,7 +177,7 @@ def _train_or_reuse(run: Run, index: int, candidate: Candidate) -> Candidate:
                       f"({found}); not retraining.", file=sys.stderr)
                 return candidate.model_copy(update={"reused_model": str(found), "model": str(store),
                                                     "train_s": round(time.perf_counter() - start, 3)})
-        model = next(m for m in run.spec.candidate_models() if m.model_dump(mode="json") == candidate.params)
+        model = run.spec.candidate_models()[index]
         checkpoint = run.checkpoint_dir(candidate)
         options = run.adapter.fit_options(run.spec, checkpoint)
         generator = GENERATORS.get(candidate.name)(**model.model_dump(exclude={"name"}))

@@ -59,9 +59,6 @@ class Run:
             self._data[which] = self.adapter.read(self.path, which)
         return self._data[which]
 
-    def forget(self, which: str) -> None:
-        self._data.pop(which, None)
-
     @cached_property
     def model_meta(self) -> dict:
         return json.loads((self.dataset / "model" / "generator.json").read_text())

@@ -11,9 +11,10 @@ Tokens (`ColumnCode`):
   training rows: one token per value (decoded exactly: counts, ratings, brackets);
 - any other numeric column: `bins` tokens of equal mass by rank (ties broken at random), a null its own
   token. Decoding inverts the training values' piecewise-linear CDF within the token's bin from a finer
-  grid of `FINE` knots per bin: a value is drawn uniformly between two neighbouring knots, so a spike
-  (many rows on one value: knots equal) comes back as that value, with its mass, and no single training
-  value is ever a target; then rounded to the decimals the column is written with.
+  grid of `FINE` knots per bin, each knot the mean of `MIN_VALUE_ROWS` neighbouring sorted values (the knots
+  are saved with the published model: never one row's value): a value is drawn uniformly between two
+  neighbouring knots, so a spike (many rows on one value: knots equal) comes back as that value, with its
+  mass; then rounded to the decimals the column is written with.
 
 The network (`ARGNNet`): an embedding per column; for column j the context is the concatenation of the
 embeddings of the columns before j in the order (the others zeroed) plus which columns those are; a
@@ -37,7 +38,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field
 
-from synthgen.data import NULL_TOKEN, LabeledTable
+from synthgen.data import NULL_TOKEN, LabeledTable, written_decimals
 from synthgen.generators.base import GENERATORS, TabularGenerator
 from synthgen.params import Params
 from synthgen.training.seeding import resolve_device, seeded
@@ -116,9 +117,9 @@ class ColumnCode:
         if len(uniq) <= MAX_VALUES and counts.min() >= MIN_VALUE_ROWS:
             return cls(name, "values", kind, vocab=uniq.tolist(), nullable=nullable, integer=integer)
         n_bins = int(min(bins, max(2, len(values) // (2 * FINE))))
-        knots = np.quantile(values, np.linspace(0, 1, n_bins * FINE + 1))
+        knots = _knots(values, n_bins * FINE + 1)
         return cls(name, "binned", kind, knots=knots.tolist(), bins=n_bins, nullable=nullable, integer=integer,
-                   decimals=None if integer else _decimals(values))
+                   decimals=None if integer else written_decimals(values))
 
     # encoding ---------------------------------------------------------------------------------------
     def encode(self, series: pl.Series, rng: np.random.Generator) -> np.ndarray:
@@ -180,13 +181,15 @@ class ColumnCode:
                                               "integer", "decimals")}
 
 
-def _decimals(values: np.ndarray) -> int | None:
-    """The decimals a column is written with (a detector tells 37,412.7 from 35,000 at once)."""
-    scale = np.maximum(np.abs(values), 1.0)
-    for decimals in range(7):
-        if np.all(np.abs(values - np.round(values, decimals)) <= 1e-9 * scale):
-            return decimals
-    return None
+def _knots(values: np.ndarray, k: int) -> np.ndarray:
+    """k nondecreasing knots of the values' CDF, each the mean of MIN_VALUE_ROWS neighbouring sorted
+    training values: an aggregate of at least that many rows, never one row's value (the knots are saved
+    with the published model); equal knots mean at least that many rows share the value (a spike)."""
+    ordered = np.sort(values)
+    width = min(MIN_VALUE_ROWS, len(ordered))
+    starts = np.clip(np.round(np.linspace(0, len(ordered) - 1, k)).astype(int) - width // 2, 0, len(ordered) - width)
+    sums = np.concatenate([[0.0], np.cumsum(ordered)])
+    return (sums[starts + width] - sums[starts]) / width
 
 
 def embedding_dim(tokens: int, fixed: int | None) -> int:

@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field, model_validator
 
-from synthgen.data import NULL_TOKEN, LabeledTable
+from synthgen.data import NULL_TOKEN, LabeledTable, written_decimals
 from synthgen.generators.base import GENERATORS, GenerationError, TabularGenerator
 from synthgen.params import Params
 from synthgen.training.seeding import resolve_device, seeded
@@ -88,11 +88,8 @@ def _value_grid(values: np.ndarray) -> dict:
     uniq, counts = np.unique(values, return_counts=True)
     if len(uniq) <= GRID_MAX_VALUES and (counts >= GRID_MIN_COUNT).sum() >= 2:
         return {"values": uniq[counts >= GRID_MIN_COUNT].tolist()}
-    scale = np.maximum(np.abs(values), 1.0)
-    for decimals in range(7):
-        if np.all(np.abs(values - np.round(values, decimals)) <= 1e-9 * scale):
-            return {"decimals": decimals}
-    return {}
+    decimals = written_decimals(values)
+    return {} if decimals is None else {"decimals": decimals}
 
 
 def _decode(raw: dict[str, np.ndarray], plan: dict, schema: pl.DataFrame) -> pl.DataFrame:

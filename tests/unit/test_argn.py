@@ -33,6 +33,10 @@ def test_tokens_round_trip_spikes_values_and_nulls():
     assert abs(float((back == 0).mean()) - float((real == 0).mean())) < 0.02      # the spike keeps its mass
     assert back.min() >= real.min() and back.max() <= real.max()                    # within the training range
     assert abs(np.median(back.to_numpy()) - np.median(real.to_numpy())) < 0.15 * np.std(real.to_numpy())
+    # the knots are saved with the published model: none is a training value fewer than 5 rows carry
+    values, counts = np.unique(real.to_numpy(), return_counts=True)
+    rare = set(values[counts < 5].tolist())
+    assert not rare & set(amount.knots) and len(set(amount.knots)) > 100
     assert count.decode(count.encode(table.frame.get_column("count"), rng), rng, pl.Int64).equals(
         table.frame.get_column("count"))                                            # few values: exact
     texts = kind.decode(kind.encode(table.frame.get_column("kind"), rng), rng, pl.String)
