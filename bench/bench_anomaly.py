@@ -8,7 +8,7 @@ Cases (every scorer fitted on normal data only, threshold-free AUROC on a labell
 - medical: MNI152 T1 slices (nilearn, ships offline) with synthetic lesions (a bright or dark blob
   inside the brain) inserted into half the test slices; and PneumoniaMNIST normal vs pneumonia when
   --pneumonia points at the NPZ.
-- tabular: breast cancer (sklearn), benign rows as normal, malignant as anomalies; gan_knn (CTGAN)
+- tabular: breast cancer (sklearn), benign rows as normal, malignant as anomalies; synthetic_knn (CTGAN)
   vs IsolationForest, k-NN, ECOD.
 - scoring throughput (img/s, 28x28, 2 threads) of f-AnoGAN vs AnoGAN.
 
@@ -174,9 +174,9 @@ def breast_cancer(args) -> dict:
     row: dict = {"case": "breast-cancer", "n_train": len(normal), "n_test": len(truth),
                  "anomaly_share": float(truth.mean())}
     start = time.perf_counter()
-    gan = SCORERS.get("gan_knn")(gan={"epochs": 300, "batch_size": 100, "threads": 1}).fit(normal)
-    row["gan_knn_fit_s"] = time.perf_counter() - start
-    row["gan_knn"] = roc_auc_score(truth, gan.decision_function(test))
+    gan = SCORERS.get("synthetic_knn")(gan={"epochs": 300, "batch_size": 100, "threads": 1}).fit(normal)
+    row["synthetic_knn_fit_s"] = time.perf_counter() - start
+    row["synthetic_knn"] = roc_auc_score(truth, gan.decision_function(test))
     for base in BASELINES:
         row[base] = roc_auc_score(truth, SCORERS.get(base)().fit(normal).decision_function(test))
     _print(row)

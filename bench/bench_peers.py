@@ -79,6 +79,7 @@ def _threads_env() -> dict:
 
 
 def _timed(cmd: list[str], log: Path, env: dict | None = None, stdin: str | None = None) -> dict:
+    log.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
@@ -124,18 +125,23 @@ def _synthgen_card(runs: Path, name: str) -> dict:
             "train_s": card["timings"].get("train_s")}
 
 
-def run_case(case, out: Path, venvs: Path) -> dict:
+def run_case(case, out: Path, venvs: Path, *, peer: bool = True) -> dict:
     row = bench_suite._child("first_try", {"case": case.name}, out)
     if "error" in row:
         return {"case": case.name, "outcome": "bench error", **row}
     row["synthgen"] = _synthgen_card(Path(row["runs"]), case.name)
     source = _source_path(row["spec"])
-    rows = _rows(source)
-    row["mostlyai"] = mostlyai(venv("mostlyai", venvs), source, out / "peers" / case.name / "mostlyai", rows)
-    sets = {"synthgen": row["synthgen"].get("synthetic"), "mostlyai": row["mostlyai"].get("synthetic")}
+    row["mostlyai"] = (mostlyai(venv("mostlyai", venvs), source, out / "peers" / case.name / "mostlyai", _rows(source))
+                       if peer else {})
+    return rejudge(row, out, venvs)
+
+
+def rejudge(row: dict, out: Path, venvs: Path) -> dict:
+    source = _source_path(row["spec"])
+    sets = {"synthgen": row["synthgen"].get("synthetic"), "mostlyai": row.get("mostlyai", {}).get("synthetic")}
     job = {"train": source, "unseen": row["unseen"], "label": _label(row["spec"]),
            "sets": {k: v for k, v in sets.items() if v}}
-    row["judged"] = judge(venv("judge", venvs), job, out / "peers" / case.name / "judge.log")
+    row["judged"] = judge(venv("judge", venvs), job, out / "peers" / row["case"] / "judge.log")
     row["targets"] = targets(row)
     return row
 
@@ -219,22 +225,32 @@ def main() -> None:
     p.add_argument("--venvs", type=Path, default=ROOT / "bench" / "out" / "venvs",
                    help="where the peers' own environments live (created on first use)")
     p.add_argument("--report", action="store_true", help="print the table of results.json and stop")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="ablations: a spec override for synthgen on every case, e.g. model.name=argn (use with --out)")
+    p.add_argument("--no-peer", action="store_true", help="ablations: synthgen and the judge only")
+    p.add_argument("--rejudge", action="store_true", help="judge the sets of results.json again (no training)")
     args = p.parse_args()
     args.out = (args.out or ROOT / "bench" / "out" / ("peers_final" if args.tier == "final" else "peers")).resolve()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.set:
+        os.environ[bench_suite.SETTINGS_ENV] = json.dumps({"tabular": args.set})
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     cases = [c for c in bench_suite.cases_for(args.tier, args.only, args.final_set) if c.modality == "tabular"]
     results_path = args.out / "results.json"
     done = {r["case"]: r for r in json.loads(results_path.read_text())["cases"]} if (
-        results_path.exists() and (args.resume or args.report)) else {}
-    if not args.report:
+        results_path.exists() and (args.resume or args.report or args.rejudge)) else {}
+    if args.rejudge:
+        for r in done.values():
+            rejudge(r, args.out, args.venvs.resolve())
+        results_path.write_text(json.dumps({"tier": args.tier, "cases": list(done.values())}, indent=2, default=str))
+    elif not args.report:
         for name in VENVS:
             venv(name, args.venvs.resolve())
         start = time.perf_counter()
         for case in cases:
             if case.name in done and "error" not in done[case.name]:
                 continue
-            done[case.name] = run_case(case, args.out, args.venvs.resolve())
+            done[case.name] = run_case(case, args.out, args.venvs.resolve(), peer=not args.no_peer)
             r = done[case.name]
             print(f"{case.name}: synthgen {r.get('outcome')} in {_f(r.get('seconds'), 1)} s, "
                   f"mostlyai {_f((r.get('mostlyai') or {}).get('seconds'), 1)} s; targets {r.get('targets')}", flush=True)

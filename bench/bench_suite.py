@@ -20,7 +20,7 @@ code (0 published, 3 refused by a gate, 2 refused as bad input, other = crash), 
   test split), train-on-synthetic / test-on-unseen beside train-on-real / test-on-unseen with the gates'
   own classifier (HistGradientBoosting for tables, the small CNN for images).
 
-One tabular anomaly case: the GAN-based scorers (`gan_ecod`, the default, and `gan_knn`) and the classic scorers (k-NN, ECOD,
+One tabular anomaly case: the GAN-based scorers (`synthetic_ecod`, the default, and `synthetic_knn`) and the classic scorers (k-NN, ECOD,
 IsolationForest) at their defaults, fitted on normal rows only, AUROC on a labelled test split.
 
 Results go to bench/out/suite/results.json (one entry per case; `--resume` skips cases already there:
@@ -508,7 +508,7 @@ def anomaly(case: Case, out: Path) -> dict:
            "n_fit": len(normal), "n_test": len(truth), "anomaly_share": float(truth.mean()), "auroc": {},
            "fit_s": {}}
     start0 = time.perf_counter()
-    for name in ("gan_ecod", "gan_knn", "knn", "ecod", "isolation_forest"):
+    for name in ("synthetic_ecod", "synthetic_knn", "knn", "ecod", "isolation_forest"):
         start = time.perf_counter()
         scorer = SCORERS.get(name)().fit(normal)
         row["fit_s"][name] = time.perf_counter() - start

@@ -194,7 +194,8 @@ def select_generator(run: Run) -> int:
     """Pick the candidate to sample from. One candidate is the choice. Several are each sampled and scored
     by the adapter's candidate judge on the selection split carved from train (never the holdout the gates
     judge), ranked like snapshots (`training.selection.rank`: no significant memorisation first, then the
-    higher score); every candidate's point goes into the record and the card."""
+    higher score), unless the split is too small for the judge to tell them apart (the first candidate
+    then); every candidate's point goes into the record and the card."""
     from synthgen.generators import Generator
     from synthgen.training.selection import rank
 
@@ -209,8 +210,8 @@ def select_generator(run: Run) -> int:
             point = {"at": i, **judge(Generator.load(run.work / CANDIDATES / str(i)))}
             record.candidates[i] = candidate.model_copy(update={"judged": point})
             points.append(point)
-        record.chosen = max(points, key=rank)["at"]
-        record.selection = {"criterion": judge.criterion, "chosen": record.chosen}
+        record.chosen = max(points, key=rank)["at"] if judge.unresolved is None else 0
+        record.selection = {"criterion": judge.unresolved or judge.criterion, "chosen": record.chosen}
     shutil.move(str(run.work / CANDIDATES / str(record.chosen)), str(run.dataset / "model"))
     run.record_time("select_s", time.perf_counter() - start)
     return record.chosen

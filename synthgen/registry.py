@@ -39,6 +39,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str):
         self.kind = kind
         self._entries: dict[str, T] = {}
+        self.renamed: dict[str, str] = {}  # old name -> new: what was saved under an old name still loads
         self.version = 0  # bumped on every change: what is built from a registry (spec unions) rebuilds
 
     def add(self, name: str, entry: T) -> T:
@@ -63,7 +64,7 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         try:
-            return self._entries[name]
+            return self._entries[self.renamed.get(name, name)]
         except KeyError:
             raise InputError(
                 f"unknown {self.kind} {name!r} (known: {', '.join(sorted(self._entries))})"

@@ -295,12 +295,13 @@ class _DatasetSpec(_Strict):
 
 
 def auto_generators(modality: str, named: list[str] | None) -> list[str]:
-    """The generators `model: auto` trains: those named, or every one of the modality (its adapter's default
-    generator first)."""
+    """The generators `model: auto` trains: those named, or every one of the modality in its adapter's
+    preferred order (the default generator first when it states none)."""
     modalities, generators, _ = _registries()
     known = [n for n, cls in generators.items() if cls.modality == modality]
-    first = modalities.get(modality).default_generator
-    known = sorted(known, key=lambda n: (n != first, known.index(n)))
+    adapter = modalities.get(modality)
+    order = list(adapter.preferred_generators) or [adapter.default_generator]
+    known = sorted(known, key=lambda n: (order.index(n) if n in order else len(order), known.index(n)))
     unknown = [n for n in named or [] if n not in known]
     if unknown:
         raise ValueError(f"model.generators: {unknown} are not {modality} generators (known: {', '.join(known)})")

@@ -18,7 +18,7 @@ from synthgen.data import LabeledTable, prepare_table, split_table  # noqa: E402
 from synthgen.sources.builtin import BUILTIN_TABLES  # noqa: E402
 
 # Snapshot selection is off in the tiny configurations (tests/unit/test_selection.py turns it on): on a
-# 90-step model it kept a snapshot whose gan_knn screening AUROC was 0.66 instead of > 0.8, and every fit
+# 90-step model it kept a snapshot whose synthetic_knn screening AUROC was 0.66 instead of > 0.8, and every fit
 # would train a judge too.
 TINY_CTGAN = dict(epochs=2, batch_size=100, embedding_dim=16, generator_dim=[32, 32],
                   discriminator_dim=[32, 32], random_state=0, threads=1, select_snapshot=False)

@@ -39,7 +39,7 @@ def _conform(frame: pd.DataFrame, reference: pd.DataFrame, kinds: dict, label: s
             frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
         else:
             frame[c] = frame[c].astype(object).map(_category)
-    return frame
+    return frame[frame[label].notna()]   # rows without a label: every generator drops them too
 
 
 def _category(value):

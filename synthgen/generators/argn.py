@@ -70,8 +70,9 @@ class ARGNModelSpec(Params):
         "columns in a random order (what sampling uses: label, then the rest), or every column in a random "
         "order (any column can then be conditioned on). On the suite's abalone table, judged on its selection "
         "split: label_first TSTR signal 0.81 / detection 0.68, any 0.62 / 0.63.")
-    validation_share: float = Field(0.2, gt=0, lt=0.5, description="Of train, per class: the early-stopping "
-                                    "split (it holds the 10% selection split a candidate judge uses).")
+    validation_share: float = Field(0.2, ge=0.1, lt=0.5, description="Of train, per class: the early-stopping "
+                                    "split; at least the 10% selection split a candidate judge uses, which it "
+                                    "then holds (argn never trains on the rows that judge it).")
     random_state: int = 0
     threads: int = Field(2, ge=1, description="torch threads for training (cores / concurrent jobs).")
     device: Literal["auto", "cpu", "cuda"] = "cpu"

@@ -56,6 +56,9 @@ class Modality:
     name: ClassVar[str]
     container: ClassVar[type]
     default_generator: ClassVar[str]     # the generator a GAN scorer trains when none is given
+    # the order `model: auto` trains its generators in, the preferred first (kept when the selection split is
+    # too small to rank them); empty: the default generator first
+    preferred_generators: ClassVar[tuple[str, ...]] = ()
     default_model: ClassVar[str] = ""    # the spec's `model:` when it names none ("auto": every generator)
     default_scorer: ClassVar[str]
     scorer_input: ClassVar[type[ScorerInput]]

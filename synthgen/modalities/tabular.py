@@ -77,8 +77,11 @@ class TabularModality(Modality):
     name = "tabular"
     container = LabeledTable
     default_generator = "ctgan"
+    # argn first: on every table of the quick suite its set was as close to real as CTGAN's or closer, by an
+    # independent judge on unseen rows (bench/bench_peers.py), and it trains 5-50x faster
+    preferred_generators = ("argn", "ctgan")
     default_model = "auto"
-    default_scorer = "gan_ecod"
+    default_scorer = "synthetic_ecod"
     scorer_input = TableInput
 
     # -- containers -------------------------------------------------------------------------------

@@ -10,13 +10,13 @@ from tests.conftest import TINY_CTGAN, TINY_GAN
 TINY_PARAMS = {
     "fanogan": {"gan": TINY_GAN, "encoder_epochs": 2, "threads": 2},
     "anogan": {"gan": TINY_GAN, "steps": 5, "candidates": 2},
-    "gan_knn": {"gan": TINY_CTGAN, "reference_rows": 300},
-    "gan_ecod": {"gan": TINY_CTGAN, "reference_rows": 300},
+    "synthetic_knn": {"gan": TINY_CTGAN, "reference_rows": 300},
+    "synthetic_ecod": {"gan": TINY_CTGAN, "reference_rows": 300},
     "isolation_forest": {"n_estimators": 20},
     "knn": {},
     "ecod": {},
 }
-MODALITY = {"fanogan": "image", "anogan": "image", "gan_knn": "tabular", "gan_ecod": "tabular"}
+MODALITY = {"fanogan": "image", "anogan": "image", "synthetic_knn": "tabular", "synthetic_ecod": "tabular"}
 
 
 def test_every_scorer_has_a_tiny_config():

@@ -54,3 +54,16 @@ def test_the_label_first_gives_exact_counts_and_keeps_what_depends_on_it():
     assert float((high > 25).mean()) > 0.85 and float((low <= 25).mean()) > 0.85   # the dependency learned
     assert float((low == 0).mean()) > 0.4                                             # the spike, in its class
     assert generator.timings_["epochs_done"] <= 25 and "stop_reason" in generator.timings_
+
+
+def test_argn_never_trains_on_the_rows_that_judge_the_candidates():
+    """argn's early-stopping split is carved with the candidates' seed and a larger share, so it holds the
+    whole selection split the candidate judge scores on: no candidate trained on the rows that judge it."""
+    from synthgen.generators.argn import ARGNModelSpec
+    from synthgen.training.selection import carve_selection
+
+    labels = np.random.default_rng(3).choice(["a", "b", "c"], 997, p=[0.7, 0.25, 0.05])
+    for seed in (0, 1, 7):
+        _, selection = carve_selection(labels, random_state=seed)
+        _, validation = carve_selection(labels, share=ARGNModelSpec().validation_share, random_state=seed)
+        assert len(selection) and set(selection.tolist()) <= set(validation.tolist())

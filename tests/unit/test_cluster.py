@@ -10,7 +10,7 @@ import polars as pl
 from synthgen import pipeline
 
 from synthgen.cluster import MAX_THREADS_ENV, cluster, fan_out, thread_cap, worker_name
-from tests.conftest import small_spec
+from tests.conftest import TINY_ARGN, small_spec
 
 
 def _square(x):
@@ -44,7 +44,9 @@ def _cli(*args, cwd):
 
 def test_run_workers_spreads_specs_metrics_and_classes_and_matches_one_process(spec_file, tmp_path):
     a = spec_file(small_spec(), "a.yaml")
-    b = spec_file(small_spec(name="hearts_tiny_b"), "b.yaml")
+    # b has two candidates: each is a task of its own (trained in parallel when workers are free)
+    b = spec_file(small_spec(name="hearts_tiny_b", candidates=[{"name": "argn", **TINY_ARGN, "random_state": 0}]),
+                  "b.yaml")
     bad = spec_file(small_spec(name="broken", label="no_such_column"), "bad.yaml")
     spread = _cli("run", a, b, bad, "--workers", "2", "--no-prefect", "--quiet", "--out", tmp_path / "spread",
                   cwd=tmp_path)
@@ -56,6 +58,10 @@ def test_run_workers_spreads_specs_metrics_and_classes_and_matches_one_process(s
     assert set(cards) == {"hearts_tiny", "hearts_tiny_b"}
     workers = {w for card in cards.values() for w in card["tasks"].values()}
     assert len(workers) >= 2 and "local" not in workers
+    two = cards["hearts_tiny_b"]
+    assert [c["name"] for c in two["candidates"]] == ["ctgan", "argn"] and two["chosen_by"]
+    assert {"train:0", "train:1"} <= set(two["tasks"]) and "local" not in {c["worker"] for c in two["candidates"]}
+    assert all(c["judged"] and c["train_s"] > 0 for c in two["candidates"])
     for card in cards.values():
         assert {"train-generator", "validate", "sample:0", "sample:1"} <= set(card["tasks"])
         assert sum(key.startswith("metrics:") for key in card["tasks"]) >= 4

@@ -20,7 +20,7 @@ def test_an_unknown_parameter_is_refused_naming_it_and_the_allowed_ones(registry
 
 
 def test_gan_scorers_take_a_typed_gan_field_and_classic_ones_none():
-    for name in ("fanogan", "anogan", "gan_knn", "gan_ecod"):
+    for name in ("fanogan", "anogan", "synthetic_knn", "synthetic_ecod"):
         assert "gan" in SCORERS.get(name).params_model.model_fields, name
     for name in ("knn", "ecod", "isolation_forest"):
         assert "gan" not in SCORERS.get(name).params_model.model_fields, name

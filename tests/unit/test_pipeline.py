@@ -184,7 +184,7 @@ def test_candidates_are_each_trained_judged_on_the_selection_split_and_the_best_
     out = tmp_path / "out"
     first = json.loads(json.dumps({**tiny_spec()["model"], "epochs": 1}))   # no shared lists: no YAML aliases
     second = json.loads(json.dumps({**tiny_spec()["model"], "epochs": 4, "embedding_dim": 32}))
-    final = pipeline.run_pipeline(spec_file(small_spec(model=first, candidates=[second])), out=out)
+    final = pipeline.run_pipeline(spec_file(tiny_spec(model=first, candidates=[second])), out=out)
     card = json.loads((final / "card.json").read_text())
     points = [c["judged"] for c in card["candidates"]]
     assert [c["params"]["epochs"] for c in card["candidates"]] == [1, 4]
@@ -196,4 +196,20 @@ def test_candidates_are_each_trained_judged_on_the_selection_split_and_the_best_
     assert not list((out / MODELS_DIR).rglob("generator.json"))   # published: no candidate left in the store
     # candidates share the seed their selection split is carved with, or the spec is refused
     with pytest.raises(InputError, match=r"candidates\[0\]\.random_state"):
-        pipeline.run_pipeline(spec_file(small_spec(model=first, candidates=[{**second, "random_state": 1}])), out=out)
+        pipeline.run_pipeline(spec_file(tiny_spec(model=first, candidates=[{**second, "random_state": 1}])), out=out)
+
+
+def test_auto_trains_argn_first_and_keeps_it_where_the_selection_split_cannot_rank():
+    """`model: auto` on a table: argn then CTGAN. A selection split under MIN_JUDGE_ROWS rows cannot tell
+    candidates apart (hearts: 303 rows), so the run keeps the first; arrests' split (~420 rows) can."""
+    from synthgen.spec import validate_spec
+    from synthgen.validation.judges import MIN_JUDGE_ROWS, table_candidate_judge
+    from tests.conftest import builtin_split
+
+    spec = validate_spec({"modality": "tabular", "name": "t", "source": {"builtin": "hearts"}, "label": "target"},
+                         origin="test")
+    assert [m.name for m in spec.candidate_models()] == ["argn", "ctgan"]
+    small, _ = builtin_split("hearts")
+    large, _ = builtin_split("arrests")
+    assert "fewer than the 200" in table_candidate_judge(small, 0).unresolved and MIN_JUDGE_ROWS == 200
+    assert table_candidate_judge(large, 0).unresolved is None

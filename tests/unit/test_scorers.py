@@ -7,7 +7,7 @@ from sklearn.metrics import roc_auc_score
 
 from synthgen.anomaly import SCORERS
 from synthgen.errors import InputError
-from tests.conftest import TINY_CTGAN, TINY_GAN
+from tests.conftest import TINY_ARGN, TINY_CTGAN, TINY_GAN
 
 
 @pytest.fixture(scope="module")
@@ -113,10 +113,10 @@ def cancer_generator(cancer_split):
 @pytest.fixture(scope="module")
 def cancer_scorer(cancer_generator):
     generator, benign = cancer_generator
-    return SCORERS.get("gan_knn")(reference_rows=1000).fit(benign, generator=generator), benign
+    return SCORERS.get("synthetic_knn")(reference_rows=1000).fit(benign, generator=generator), benign
 
 
-def test_gan_knn_flags_malignant_rows_and_holds_no_real_row(cancer_split, cancer_scorer, tmp_path):
+def test_synthetic_knn_flags_malignant_rows_and_holds_no_real_row(cancer_split, cancer_scorer, tmp_path):
     _, holdout = cancer_split
     scorer, benign = cancer_scorer
     truth = (holdout.frame["diagnosis"] == "malignant").to_numpy()
@@ -126,19 +126,41 @@ def test_gan_knn_flags_malignant_rows_and_holds_no_real_row(cancer_split, cancer
     assert (np.abs(scorer.reference_[:, None, :] - real[None, :, :]).sum(-1) > 1e-6).all()
 
 
-def test_gan_ecod_flags_malignant_rows_from_synthetic_cdfs_only(cancer_split, cancer_generator):
+def test_synthetic_ecod_flags_malignant_rows_from_synthetic_cdfs_only(cancer_split, cancer_generator):
     """The tabular default: ECOD tails over the GAN's rows, never a real row."""
     from synthgen.modalities import MODALITIES
 
     _, holdout = cancer_split
     generator, benign = cancer_generator
-    scorer = SCORERS.get("gan_ecod")(reference_rows=1000).fit(benign, generator=generator)
+    scorer = SCORERS.get("synthetic_ecod")(reference_rows=1000).fit(benign, generator=generator)
     truth = (holdout.frame["diagnosis"] == "malignant").to_numpy()
     assert roc_auc_score(truth, scorer.decision_function(holdout)) > 0.8
     assert not scorer.holds_real_data
     real = scorer.input_.matrix(benign)
     assert (np.abs(scorer.reference_[:, None, :] - real[None, :, :]).sum(-1) > 1e-6).all()
-    assert MODALITIES.get("tabular").default_scorer == "gan_ecod"
+    assert MODALITIES.get("tabular").default_scorer == "synthetic_ecod"
+
+
+def test_synthetic_ecod_builds_on_argn_when_argn_is_the_published_generator(cancer_split, tmp_path):
+    """Whichever generator a run publishes, the screening scorer builds on it; a scorer saved under the
+    name it had before the rename (`gan_ecod`) still loads."""
+    import json
+
+    from synthgen.anomaly.base import Scorer
+    from synthgen.generators import GENERATORS
+
+    train, holdout = cancer_split
+    benign = train.with_frame(train.frame.filter(pl.col("diagnosis") == "benign"))
+    generator = GENERATORS.get("argn")(**{**TINY_ARGN, "epochs": 20}).fit(benign)
+    scorer = SCORERS.get("synthetic_ecod")(reference_rows=1000).fit(benign, generator=generator)
+    truth = (holdout.frame["diagnosis"] == "malignant").to_numpy()
+    assert roc_auc_score(truth, scorer.decision_function(holdout)) > 0.8
+    scorer.save(tmp_path)
+    meta = json.loads((tmp_path / "scorer.json").read_text())
+    (tmp_path / "scorer.json").write_text(json.dumps({**meta, "scorer": "gan_ecod"}))
+    loaded = Scorer.load(tmp_path)
+    assert loaded.name == "synthetic_ecod"
+    assert np.allclose(loaded.decision_function(holdout), scorer.decision_function(holdout))
 
 
 def test_missing_or_mistyped_columns_are_named(cancer_split, cancer_scorer):

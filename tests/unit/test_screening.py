@@ -16,7 +16,7 @@ def cancer_spec(**extra):
             "sample": {"rows": 300},
             "gates": {"tstr_signal_ratio": None, "detection_auc": None, "quality_score": None,
                       "gx_success_rate": None, "dcr_share": None, "rare_value_excess": None},
-            "screen": {"normal_classes": ["benign"], "scorer": {"name": "gan_knn", "reference_rows": 1000},
+            "screen": {"normal_classes": ["benign"], "scorer": {"name": "synthetic_knn", "reference_rows": 1000},
                        "top_k": 5}}
     spec.update(extra)
     return spec
@@ -38,8 +38,8 @@ def test_augmentation_run_fits_scorer_and_screens_holdout(published):
     assert (final / "scorer" / "scorer.json").is_file() and (final / "scorer" / "screen.json").is_file()
     card = json.loads((final / "card.json").read_text())
     s = card["screening"]
-    assert s["scorer"] == "gan_knn" and s["normal_classes"] == ["benign"]
-    # a 30-epoch model's gan_knn AUROC spreads with the seed and the exact training rows (measured 0.65-0.92
+    assert s["scorer"] == "synthetic_knn" and s["normal_classes"] == ["benign"]
+    # a 30-epoch model's synthetic_knn AUROC spreads with the seed and the exact training rows (measured 0.65-0.92
     # over two seeds and value protection on / off): the claim here is signal, not a level
     assert s["auroc"] > 0.6 and s["flagged"] > 0
     screen_dir = out / "cancer_tiny" / "screening" / final.name

@@ -1,16 +1,18 @@
-"""GAN-based scorers for table rows, built on what the trained GAN generates for the normal classes:
+"""Scorers for table rows built on what the trained generator (CTGAN or argn: in a run, the published one)
+generates for the normal classes. Named `gan_ecod` / `gan_knn` until the generator could be other than a
+GAN; models saved under the old names still load (`SCORERS.renamed`).
 
-- `gan_ecod` (the tabular default): ECOD's per-column tail probabilities, with the empirical CDFs taken
-  from the GAN's samples instead of the real fit rows;
-- `gan_knn`: mean distance to the k nearest synthetic normal rows, in the TableInput encoding.
+- `synthetic_ecod` (the tabular default): ECOD's per-column tail probabilities, with the empirical CDFs taken
+  from the generator's samples instead of the real fit rows;
+- `synthetic_knn`: mean distance to the k nearest synthetic normal rows, in the TableInput encoding.
 
 Why this design: CTGAN has no encoder and its discriminator judges packs of `pac` rows, so neither
 an AnoGAN latent search nor an f-AnoGAN encoder maps cleanly onto single rows with mixed types.
 The generator's samples, though, are a dense, labeled picture of the normal data that carries no
 real record: the saved scorer holds synthetic rows only (the k-NN and ECOD baselines must keep real
 ones). Measured on the suite's hearts case (154 normal fit rows, 91 test rows; bench/bench_suite.py):
-ECOD on the real rows 0.893, k-NN 0.789, IsolationForest 0.834; gan_ecod 0.901 / 0.924 (two CTGAN
-seeds), gan_knn 0.766-0.893 (seed to seed). A few thousand generated rows give smoother tails than a
+ECOD on the real rows 0.893, k-NN 0.789, IsolationForest 0.834; synthetic_ecod 0.901 / 0.924 (two CTGAN
+seeds), synthetic_knn 0.766-0.893 (seed to seed). A few thousand generated rows give smoother tails than a
 hundred real ones, where k-NN distances in a one-hot space swing with the seed.
 """
 
@@ -28,11 +30,11 @@ from synthgen.distances import knn_distance
 from synthgen.errors import InputError
 
 
-class _GANReference:
+class _SyntheticReference:
     """The reference matrix is rows the trained generator samples for the normal classes (in their
     training shares): never a real row."""
 
-    holds_real_data = False  # GAN weights (the same as the published generator's) or synthetic rows
+    holds_real_data = False  # generator weights (the same as the published generator's) or synthetic rows
     modalities = ("tabular",)
 
     def _fit(self, X, *, generator=None) -> None:
@@ -59,31 +61,34 @@ class _GANReference:
         self.normal_classes_ = state["normal_classes"]
 
 
-class GANKNNScorerSpec(GANScorerParams):
-    """Tabular: mean distance to the k nearest rows the trained GAN generates for the normal classes.
+class SyntheticKNNScorerSpec(GANScorerParams):
+    """Tabular: mean distance to the k nearest rows the trained generator generates for the normal classes.
     The saved scorer holds synthetic rows only, never a real one."""
 
-    name: Literal["gan_knn"] = "gan_knn"
+    name: Literal["synthetic_knn"] = "synthetic_knn"
     n_neighbors: int = Field(5, ge=1)
     reference_rows: int = Field(5000, ge=10, description="Synthetic normal rows drawn as the reference set.")
 
 
-@SCORERS.register("gan_knn")
-class GANKNNScorer(_GANReference, ReferenceScorer):
-    params_model = GANKNNScorerSpec
+@SCORERS.register("synthetic_knn")
+class SyntheticKNNScorer(_SyntheticReference, ReferenceScorer):
+    params_model = SyntheticKNNScorerSpec
 
     def _score(self, X) -> np.ndarray:
         return knn_distance(self.input_.matrix(X), self.reference_, self.params["n_neighbors"])
 
 
-class GANECODScorerSpec(GANScorerParams):
-    """Tabular: ECOD tail probabilities with the per-column CDFs of rows the trained GAN generates for the
+class SyntheticECODScorerSpec(GANScorerParams):
+    """Tabular: ECOD tail probabilities with the per-column CDFs of rows the trained generator generates for the
     normal classes. The saved scorer holds synthetic rows only, never a real one."""
 
-    name: Literal["gan_ecod"] = "gan_ecod"
+    name: Literal["synthetic_ecod"] = "synthetic_ecod"
     reference_rows: int = Field(5000, ge=10, description="Synthetic normal rows drawn as the reference set.")
 
 
-@SCORERS.register("gan_ecod")
-class GANECODScorer(_GANReference, ECODScorer):
-    params_model = GANECODScorerSpec
+@SCORERS.register("synthetic_ecod")
+class SyntheticECODScorer(_SyntheticReference, ECODScorer):
+    params_model = SyntheticECODScorerSpec
+
+
+SCORERS.renamed.update(gan_knn="synthetic_knn", gan_ecod="synthetic_ecod")
