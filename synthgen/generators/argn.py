@@ -46,7 +46,9 @@ from synthgen.training.seeding import resolve_device, seeded
 MIN_VALUE_ROWS = 5       # a numeric column takes only its own values when each is carried by this many rows
 MAX_VALUES = 64          # ...and it has at most this many
 FINE = 8                 # knots per bin of the decoding grid
-MIN_BIN_ROWS = 64        # training rows per bin at least: fewer bins on smaller tables
+MIN_BIN_ROWS = 64        # training rows per bin at least: fewer bins on smaller tables...
+MIN_BINS = 16            # ...but never fewer than this while each holds 16 rows (coarser bins lose the label's
+                         # dependence on a column: pima, 213 rows, at 3 bins kept a TSTR signal of 0.33)
 
 
 class ARGNModelSpec(Params):
@@ -118,7 +120,7 @@ class ColumnCode:
         uniq, counts = np.unique(values, return_counts=True)
         if len(uniq) <= MAX_VALUES and counts.min() >= MIN_VALUE_ROWS:
             return cls(name, "values", kind, vocab=uniq.tolist(), nullable=nullable, integer=integer)
-        n_bins = int(min(bins, max(2, len(values) // MIN_BIN_ROWS)))
+        n_bins = int(min(bins, max(2, len(values) // MIN_BIN_ROWS, min(MIN_BINS, len(values) // 16))))
         knots = _knots(values, n_bins * FINE + 1)
         return cls(name, "binned", kind, knots=knots.tolist(), bins=n_bins, nullable=nullable, integer=integer,
                    decimals=None if integer else written_decimals(values))
