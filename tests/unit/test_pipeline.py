@@ -213,3 +213,18 @@ def test_auto_trains_argn_first_and_keeps_it_where_the_selection_split_cannot_ra
     large, _ = builtin_split("arrests")
     assert "fewer than the 200" in table_candidate_judge(small, 0).unresolved and MIN_JUDGE_ROWS == 200
     assert table_candidate_judge(large, 0).unresolved is None
+
+
+def test_candidates_are_ranked_on_the_auroc_their_sets_lose_not_on_a_ratio_of_noise():
+    """The suite's car table (TRTR AUROC 0.59): the snapshot score's signal ratio put a CTGAN whose set a
+    detector always told from real above an argn far closer to real; the candidate score does not."""
+    from synthgen.training.selection import rank
+    from synthgen.validation.judges import _candidate_point
+
+    ctgan = {"at": 1, "score": 1.149, "quality_score": 0.856, "detection_auc": 1.0, "tstr_signal_ratio": 0.79,
+             "tstr_auroc_lost": 0.02}
+    argn = {"at": 0, "score": 0.715, "quality_score": 0.905, "detection_auc": 0.716, "tstr_signal_ratio": 0.03,
+            "tstr_auroc_lost": 0.088}
+    assert max([argn, ctgan], key=rank) is ctgan                     # the snapshot score
+    points = [_candidate_point(argn), _candidate_point(ctgan)]
+    assert max(points, key=rank)["at"] == 0 and points[1]["snapshot_score"] == 1.149
