@@ -9,7 +9,7 @@ import pytest
 from synthgen import pipeline
 from synthgen.errors import GateFailed, InputError
 from synthgen.publish import MODELS_DIR
-from tests.conftest import small_spec, tiny_spec
+from tests.conftest import tiny_spec
 
 
 def _dataset_dirs(out):
