@@ -44,7 +44,7 @@ def _conform(frame: pd.DataFrame, reference: pd.DataFrame, kinds: dict, label: s
 
 def _category(value):
     """One spelling per category, whatever type the writer used (1, 1.0, "1"; True, "true")."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or pd.isna(value):   # None, NaN, pd.NA (the SDK writes nullable dtypes)
         return None
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value)).lower()
