@@ -53,6 +53,18 @@ class LabeledTable:
         return replace(self, frame=frame)
 
 
+def texts_as(texts: np.ndarray, name: str, dtype) -> pl.Series:
+    """A categorical column a generator drew as texts, back in the table's type: NULL_TOKEN is a null, and
+    a Boolean column's "true" / "false" are booleans (polars cannot cast text to Boolean)."""
+    series = pl.Series(name, np.asarray(texts).astype(str), dtype=pl.String)
+    series = pl.select(pl.when(series == NULL_TOKEN).then(None).otherwise(series).alias(name)).to_series()
+    if dtype == pl.Boolean:
+        lowered = series.str.to_lowercase()
+        return pl.select(pl.when(lowered == "true").then(True).when(lowered == "false").then(False)
+                         .otherwise(None).alias(name)).to_series()
+    return series.cast(dtype, strict=False)
+
+
 def written_decimals(values: np.ndarray) -> int | None:
     """The decimals a numeric column is written with (0-6), or None when it has more: generators round
     synthetic values to them (a detector tells 37,412.7 from 35,000 at once)."""

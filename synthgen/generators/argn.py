@@ -38,7 +38,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field
 
-from synthgen.data import NULL_TOKEN, LabeledTable, written_decimals
+from synthgen.data import NULL_TOKEN, LabeledTable, texts_as, written_decimals
 from synthgen.generators.base import GENERATORS, TabularGenerator
 from synthgen.params import Params
 from synthgen.training.seeding import resolve_device, seeded
@@ -155,10 +155,7 @@ class ColumnCode:
 
     def decode(self, tokens: np.ndarray, rng: np.random.Generator, dtype) -> pl.Series:
         if self.kind == "categorical":
-            texts = np.asarray(self.vocab, dtype=object)[tokens]
-            series = pl.Series(self.name, texts.astype(str), dtype=pl.String)
-            series = pl.select(pl.when(series == NULL_TOKEN).then(None).otherwise(series).alias(self.name)).to_series()
-            return series.cast(dtype, strict=False)
+            return texts_as(np.asarray(self.vocab, dtype=object)[tokens], self.name, dtype)
         null = tokens == self.null_token if self.nullable else np.zeros(len(tokens), dtype=bool)
         safe = np.where(null, 0, tokens)
         if self.kind == "values":

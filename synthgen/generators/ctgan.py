@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field, model_validator
 
-from synthgen.data import NULL_TOKEN, LabeledTable, written_decimals
+from synthgen.data import NULL_TOKEN, LabeledTable, texts_as, written_decimals
 from synthgen.generators.base import GENERATORS, GenerationError, TabularGenerator
 from synthgen.params import Params
 from synthgen.training.seeding import resolve_device, seeded
@@ -98,9 +98,7 @@ def _decode(raw: dict[str, np.ndarray], plan: dict, schema: pl.DataFrame) -> pl.
         spec = plan[name]
         values = raw[name]
         if spec["kind"] == "categorical":
-            series = pl.Series(name, values.astype(str), dtype=pl.String)
-            series = pl.when(series == NULL_TOKEN).then(None).otherwise(series)
-            out[name] = pl.select(series.alias(name)).to_series().cast(dtype, strict=False)
+            out[name] = texts_as(values, name, dtype)
             continue
         values = np.clip(values.astype(float), spec["min"], spec["max"])
         if spec.get("values"):

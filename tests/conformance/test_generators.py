@@ -57,3 +57,20 @@ def _same(a, b) -> bool:
     if hasattr(a, "frame"):
         return a.frame.equals(b.frame)
     return bool((a.images == b.images).all() and (a.labels == b.labels).all())
+
+
+@pytest.mark.parametrize("name", sorted(n for n in TINY_PARAMS if GENERATORS.get(n).modality == "tabular"))
+def test_a_boolean_column_comes_back_boolean(name, arrests_split):
+    """A CSV's true / false column is read as polars Boolean; a generator draws it as text and must hand it
+    back as booleans (text cannot be cast to Boolean: DoctorContacts crashed CTGAN's sampling on it)."""
+    import polars as pl
+
+    train, _ = arrests_split
+    frame = train.frame.head(600).with_columns(
+        pl.when(pl.col("age") > 30).then(True).when(pl.col("age") > 20).then(False).otherwise(None).alias("flag"))
+    table = train.with_frame(frame)
+    table = type(table)(frame=frame, label=table.label, kinds={**table.kinds, "flag": "categorical"}, origin="test")
+    out = GENERATORS.get(name)(**TINY_PARAMS[name]).fit(table).sample(300, random_state=0)
+    assert out.frame.schema["flag"] == pl.Boolean
+    assert set(out.frame.get_column("flag").drop_nulls().unique().to_list()) <= {True, False}
+    assert out.frame.get_column("flag").drop_nulls().len() > 0
