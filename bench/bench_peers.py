@@ -241,7 +241,8 @@ def main() -> None:
         results_path.exists() and (args.resume or args.report or args.rejudge)) else {}
     if args.rejudge:
         for r in done.values():
-            rejudge(r, args.out, args.venvs.resolve())
+            if r["case"] in {c.name for c in cases}:   # --only narrows it
+                rejudge(r, args.out, args.venvs.resolve())
         results_path.write_text(json.dumps({"tier": args.tier, "cases": list(done.values())}, indent=2, default=str))
     elif not args.report:
         for name in VENVS:
