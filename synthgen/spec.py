@@ -258,7 +258,7 @@ class _DatasetSpec(_Strict):
 
     def candidate_models(self) -> list:
         """The generator configurations a run trains: `model:` first (`auto`: every generator of the
-        modality, the adapter's default first, each at its defaults), then `candidates:`."""
+        modality in the adapter's preferred order, each at its defaults), then `candidates:`."""
         models = [self.model]
         if self.model.name == "auto":
             _, generators, _ = _registries()

@@ -19,6 +19,16 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+#: what the select step's judge measured on each candidate, in the order the card and report show it
+CANDIDATE_KEYS = ("score", "quality_score", "detection_auc", "tstr_auroc_lost", "tstr_signal_ratio", "dcr_share",
+                  "private")
+
+
+def candidate_keys(candidates: list[dict]) -> list[str]:
+    """The judge's measures that some candidate of the card carries."""
+    return [k for k in CANDIDATE_KEYS if any(k in (c.get("judged") or {}) for c in candidates)]
+
+
 def build_card(record, *, metrics: dict, model_meta: dict, synthetic) -> dict:
     """card.json from the run record (`record.RunRecord`), the metrics and model the run wrote, and the
     synthetic set's class counts. Real data never enters it: only counts, fingerprints and aggregates."""
@@ -98,12 +108,13 @@ def card_markdown(card: dict) -> str:
         lines += ["", f"Sampling budget: each class may cost up to max(rows, 100) / {card['sample']['min_acceptance']:g} "
                       "candidates (sample.min_acceptance)."]
     if len(card.get("candidates", [])) > 1:
+        keys = candidate_keys(card["candidates"])
         lines += ["", "## Candidates", "", f"Chosen by: {card['chosen_by'].get('criterion')}", "",
-                  "| # | generator | judged score | private | chosen |", "|---|---|---|---|---|"]
+                  "| # | generator | " + " | ".join(keys) + " | train s | chosen |", "|---" * (len(keys) + 4) + "|"]
         for i, c in enumerate(card["candidates"]):
             judged = c.get("judged") or {}
-            lines.append(f"| {i} | {c['name']} | {_fmt(judged.get('score'))} | {judged.get('private', True)} "
-                         f"| {'yes' if i == card['chosen_by'].get('chosen') else ''} |")
+            lines.append(f"| {i} | {c['name']} | " + " | ".join(_fmt(judged.get(k)) for k in keys)
+                         + f" | {_fmt(c.get('train_s'))} | {'yes' if i == card['chosen_by'].get('chosen') else ''} |")
     lines += ["", "## Model parameters", "", "```json"]
     import json
 

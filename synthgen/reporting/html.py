@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 
 from synthgen.data import LabeledTable
+from synthgen.reporting.card import candidate_keys
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
@@ -164,15 +165,13 @@ def candidates_table(card: dict) -> str:
     candidates, chosen = card.get("candidates") or [], card.get("chosen_by") or {}
     if len(candidates) < 2:
         return ""
-    keys = [k for k in ("score", "quality_score", "detection_auc", "tstr_signal_ratio", "dcr_share", "private")
-            if any(k in (c.get("judged") or {}) for c in candidates)]
+    keys = candidate_keys(candidates)
     head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
     rows = "".join(
         f"<tr><td>{'<b>chosen</b>' if i == chosen.get('chosen') else ''}</td><td>{html.escape(c['name'])}</td>"
         + "".join(f"<td>{_cell((c.get('judged') or {}).get(k))}</td>" for k in keys)
         + f"<td>{_cell(c.get('train_s'))}</td></tr>" for i, c in enumerate(candidates))
-    return (f"<p>Candidates judged by {html.escape(str(chosen.get('criterion')))}; the higher score among those "
-            f"that do not memorise is published.</p><table><tr><th></th><th>generator</th>{head}<th>train s</th></tr>"
+    return (f"<p>Candidates; chosen by: {html.escape(str(chosen.get('criterion')))}.</p><table><tr><th></th><th>generator</th>{head}<th>train s</th></tr>"
             f"{rows}</table>")
 
 
