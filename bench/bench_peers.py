@@ -218,7 +218,9 @@ def report(rows: list[dict]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--tier", choices=["quick", "full", "final"], default="quick")
-    p.add_argument("--final-set", choices=list(bench_suite.FINAL_SETS), default=bench_suite.NEWEST_FINAL)
+    p.add_argument("--final-set", choices=list(bench_suite.FINAL_SETS),
+                   default=next(n for n, cases in bench_suite.FINAL_SETS.items()
+                                if any(c.modality == "tabular" for c in cases)))
     p.add_argument("--only", nargs="+", default=None)
     p.add_argument("--resume", action="store_true", help="keep cases already in results.json")
     p.add_argument("--out", type=Path, default=None, help="default bench/out/peers (final: bench/out/peers_final)")

