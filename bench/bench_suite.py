@@ -439,8 +439,9 @@ def _independent(adapter, spec, train, unseen, synthetic) -> dict:
         return {"metric": "AUROC", "tstr": d["tstr"]["auroc"], "trtr": d["trtr"]["auroc"],
                 "tstr_macro_f1": d["tstr"]["macro_f1"], "trtr_macro_f1": d["trtr"]["macro_f1"],
                 "ratio": r.value, "rows": len(unseen)}
-    return {"metric": "accuracy", "tstr": d["tstr_accuracy"], "trtr": d["trtr_accuracy"],
-            "chance": d.get("chance_accuracy"), "ratio": r.value, "rows": len(unseen)}
+    return {"metric": "balanced accuracy", "tstr": d["tstr_balanced_accuracy"], "trtr": d["trtr_balanced_accuracy"],
+            "chance": d.get("chance"), "tstr_accuracy": d["tstr_accuracy"], "trtr_accuracy": d["trtr_accuracy"],
+            "ratio": r.value, "rows": len(unseen)}
 
 
 def analyse(result: dict, out: Path) -> dict:

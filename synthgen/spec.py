@@ -367,7 +367,7 @@ class ImageGates(_Strict):
     label_fidelity_ratio: float | None = Field(0.6, description="min over classes of the real-data classifier's accuracy on synthetic images of the class over its recall on the class's holdout images (capped at 1; fresh real images of the same task scored down to 0.70 in bench/bench_suite.py)")
     fd_ratio: float | None = Field(100.0, description="max Fréchet distance (classifier features) to train, over the holdout's (fresh real images of the same task scored up to 75 in bench/bench_suite.py)")
     coverage: float | None = Field(0.3, description="min coverage (Naeem et al. 2020) of the real train features")
-    tstr_chance_ratio: float | None = Field(0.5, description="min (TSTR accuracy - chance) / (TRTR accuracy - chance) on the holdout, chance = the majority-class share")
+    tstr_chance_ratio: float | None = Field(0.5, description="min (TSTR - 1/K) / (TRTR - 1/K) on the holdout's balanced accuracy (mean per-class recall), K classes")
     augmentation_uplift: float | None = Field(None, description="min change in holdout accuracy from adding synthetic images")
     memorization_share: float | None = Field(0.05, description="max share of synthetic images closer to train than the holdout's 1st percentile (pixel or feature space, the worse)")
     dcr_share: float | None = Field(0.6, description="max share of synthetic images whose nearest real image is a training image, rescaled so that real images read 0.5 and copies 1.0 (pixel or feature space, the worse)")

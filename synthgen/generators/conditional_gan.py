@@ -52,6 +52,12 @@ class ConditionalGANModelSpec(Params):
                                   "the gate holdout) and keep the best snapshot.")
     mode_seeking: float = Field(1.0, ge=0, description="Weight of the mode-seeking term (Mao et al. 2019) "
                                 "that keeps different latents apart within a class; 0 = off.")
+    class_balance: float = Field(1.0, ge=0, le=1, description="How evenly the classes are shown to D and G: "
+                                 "each class gets a share of every epoch proportional to n_c ** (1 - class_balance) "
+                                 "(1 = equal shares, 0 = as the data has them). Classes of equal size are unaffected.")
+    mode_seeking_warmup: int = Field(20_000, ge=0, description="Images shown over which the mode-seeking weight "
+                                     "ramps from 0 to `mode_seeking` (0 = full weight from the first step, which on "
+                                     "mni152 left the discriminator winning outright for over a third of the budget).")
     truncation: float = Field(0.6, gt=0, le=1.0, description="Scale of the latent draws when sampling "
                               "(truncation trick, Brock et al. 2019): below 1 trades variety for class fidelity; "
                               "1 = off. Measured on MNIST-5k: 1.0 -> fidelity 0.88, TSTR/TRTR 0.95; 0.6 -> 0.97, 0.92.")
@@ -134,7 +140,7 @@ class ConditionalGANGenerator(ImageGenerator):
 
     def _fit(self, data: LabeledImages, *, checkpoint_dir: Path | None = None, augment=None,
              stop_after_epochs: int | None = None) -> None:
-        from synthgen.training.gan import train_gan
+        from synthgen.training.gan import d_loss_low_share, train_gan
 
         h, w, _ = self.shape_
         if h != w:
@@ -160,7 +166,8 @@ class ConditionalGANGenerator(ImageGenerator):
                              epochs_done=result.epochs_done, epochs_budget=cfg.epochs,
                              images_shown=result.images_shown, fit_images=len(images),
                              resumed_from_epoch=result.resumed_from, stop_reason=result.stop_reason,
-                             selected_epoch=(result.selection or {}).get("best_at"), device=device)
+                             selected_epoch=(result.selection or {}).get("best_at"), device=device,
+                             d_loss_low_share=d_loss_low_share(result.history))
 
     def _selection(self, images: np.ndarray, labels: np.ndarray, device: str):
         """(selector, fit positions): the selection split is carved from the training images

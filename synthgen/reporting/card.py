@@ -115,6 +115,9 @@ def card_markdown(card: dict) -> str:
             judged = c.get("judged") or {}
             lines.append(f"| {i} | {c['name']} | " + " | ".join(_fmt(judged.get(k)) for k in keys)
                          + f" | {_fmt(c.get('train_s'))} | {'yes' if i == card['chosen_by'].get('chosen') else ''} |")
+    trained = card["model"].get("timings") or {}
+    if trained:
+        lines += ["", "## Training", ""] + [f"- {k}: {_fmt(v)}" for k, v in trained.items() if v is not None]
     lines += ["", "## Model parameters", "", "```json"]
     import json
 

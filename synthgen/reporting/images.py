@@ -115,13 +115,18 @@ def image_review(card: dict, metrics: dict, train: LabeledImages, synthetic: Lab
 
 def image_report(card: dict, metrics: dict, train: LabeledImages, holdout: LabeledImages,
                  synthetic: LabeledImages, model_meta: dict) -> str:
+    from synthgen.training.gan import D_LOSS_LOW
+
     reasons = card["verdict"]["reasons"]
     timings = card["model"]["timings"]
     summary = (f"<p>{card['rows']} synthetic images ({'x'.join(map(str, train.shape))}) from "
                f"{card['source']['train_rows']} training images (holdout {card['source']['holdout_rows']}, "
                f"never seen by the generator). Training: {timings.get('epochs_done')} epochs, "
                f"{timings.get('images_shown', 0):,} images shown, "
-               f"{timings.get('images_per_s', 0):.0f} img/s on {timings.get('device')}.</p>")
+               f"{timings.get('images_per_s', 0):.0f} img/s on {timings.get('device')}"
+               + (f"; the discriminator won outright (mean D loss below {D_LOSS_LOW}) in "
+                  f"{timings['d_loss_low_share']:.0%} of the epochs" if timings.get("d_loss_low_share") is not None else "")
+               + ".</p>")
     if reasons:
         summary += "<ul>" + "".join(f"<li class='fail'>{html.escape(r)}</li>" for r in reasons) + "</ul>"
     return page(

@@ -44,6 +44,17 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float, step:
         e.copy_(b)
 
 
+# An epoch whose mean hinge D loss is below this has a discriminator that wins outright (real scores above +1,
+# fake below -1 almost everywhere): its gradients to G carry no sign of what to change. The card records the
+# share of such epochs (`d_loss_low_share`); a tenth of the budget or more is a wasted start (issue 25).
+D_LOSS_LOW = 0.1
+
+
+def d_loss_low_share(history: dict) -> float | None:
+    losses = history.get("d_loss") or []
+    return float(np.mean(np.asarray(losses) < D_LOSS_LOW)) if losses else None
+
+
 ADA_INTERVAL = 4       # steps between updates of the augment probability (StyleGAN2-ADA)
 R1_INTERVAL = 16       # lazy R1: the penalty every 16 D steps, scaled by 16 (StyleGAN2)
 
@@ -65,6 +76,8 @@ class GANConfig:
     ada_images: int = 50_000
     r1_gamma: float = 0.0
     mode_seeking: float = 0.0
+    mode_seeking_warmup: int = 0
+    class_balance: float = 0.0
     random_state: int = 0
     max_minutes: float | None = None
 
@@ -122,6 +135,32 @@ class _Ada:
         rt = float(np.mean(self.epoch_rt)) if self.epoch_rt else float("nan")
         self.epoch_rt = []
         return rt
+
+
+def epoch_order(labels: torch.Tensor, gen: torch.Generator, balance: float) -> torch.Tensor:
+    """The positions one epoch visits (as many as there are images). Classes of equal size, or `balance` 0:
+    a permutation. Otherwise class c gets a share of the epoch proportional to n_c ** (1 - balance) (1 = equal
+    shares, so D and G see a 134-image class as often as a 365-image one), filled by cycling through fresh
+    permutations of that class's images (each image shown as evenly as its quota allows), then shuffled.
+    The fake half of every batch is conditioned on the real half's classes, so G is balanced the same way."""
+    n = len(labels)
+    counts = torch.bincount(labels)
+    sizes = counts[counts > 0]
+    if balance <= 0 or int(sizes.min()) == int(sizes.max()):
+        return torch.randperm(n, generator=gen)
+    share = counts.double().pow(1.0 - balance) * (counts > 0)
+    exact = n * share / share.sum()
+    quota = exact.floor().long()
+    short = n - int(quota.sum())
+    if short:
+        quota[torch.argsort(exact - quota, descending=True, stable=True)[:short]] += 1
+    parts = []
+    for c in torch.nonzero(counts).squeeze(1).tolist():
+        idx = torch.nonzero(labels == c).squeeze(1)
+        laps = -(-int(quota[c]) // len(idx))
+        parts.append(torch.cat([idx[torch.randperm(len(idx), generator=gen)] for _ in range(laps)])[:int(quota[c])])
+    order = torch.cat(parts)
+    return order[torch.randperm(n, generator=gen)]
 
 
 def _r1_penalty(d, real: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -192,7 +231,7 @@ def train_gan(images: np.ndarray, labels: np.ndarray, cfg: GANConfig, *, device:
         epoch_start = time.perf_counter()
         source = torch.from_numpy(augment(images, epoch)) if augment is not None else x_all
         real_all = images_to_tensor(source).to(device)  # (N, C, H, W) in [-1, 1]
-        order = torch.randperm(n, generator=gen)
+        order = epoch_order(y_all, gen, cfg.class_balance)
         d_sum = torch.zeros((), device=device)
         g_sum = torch.zeros((), device=device)
         g.train()
@@ -221,10 +260,14 @@ def train_gan(images: np.ndarray, labels: np.ndarray, cfg: GANConfig, *, device:
             g_loss = g_hinge_loss(d(diff_augment(fake, policy, gen, ada.p), y_fake))
             if cfg.mode_seeking:
                 # mode-seeking term (Mao et al. 2019): two latents, same class, images must differ; the
-                # pairs are the two halves of the batch (_paired_labels), so no second generator pass
+                # pairs are the two halves of the batch (_paired_labels), so no second generator pass. Its
+                # weight ramps up over the first `mode_seeking_warmup` images: at full weight from the first
+                # step, 1 / ratio dwarfed D's signal while G's first images barely differed, and D won outright
+                # (D loss 0) for 35 of 60 epochs on mni152; ramped over 20,000 images, for the first 9 of 80.
                 h = b // 2
                 ratio = (fake[:h] - fake[h:2 * h]).abs().mean(dim=(1, 2, 3)) / (z[:h] - z[h:2 * h]).abs().mean(dim=1)
-                g_loss = g_loss + cfg.mode_seeking / (ratio.mean() + 1e-5)
+                ramp = min(1.0, (global_step + 1) * cfg.batch_size / cfg.mode_seeking_warmup) if cfg.mode_seeking_warmup else 1.0
+                g_loss = g_loss + ramp * cfg.mode_seeking / (ratio.mean() + 1e-5)
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             d.requires_grad_(True)

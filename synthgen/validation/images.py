@@ -6,7 +6,7 @@ TRTR. Every metric compares against the holdout, which neither the GAN nor the C
 - density / coverage: Naeem et al. 2020, k = 5, in the same feature space
 - label_fidelity_ratio: per class, the CNN's accuracy on synthetic images against their conditioned labels
   over its recall on the real holdout images of that class (the worst class)
-- tstr_chance_ratio / augmentation_uplift: holdout accuracy of CNNs trained on synthetic / real + synthetic
+- tstr_chance_ratio / augmentation_uplift: holdout (balanced) accuracy of CNNs trained on synthetic / real + synthetic
 - memorization_share / dcr_share: nearest-neighbour memorisation in pixel AND feature space
   (the worse space is the value; both are in the details with the closest synthetic/train pairs)
 """
@@ -92,6 +92,12 @@ class ImageValidationContext(CachedViews):
     def holdout_accuracy(self, net) -> float:
         return float(np.mean(self.holdout_predictions(net) == self.holdout.label_index()))
 
+    def balanced_accuracy(self, predictions: np.ndarray) -> float:
+        """Mean over the holdout's classes of the recall on that class: every class counts alike, so a model
+        that predicts one class scores 1 / classes however imbalanced the holdout is."""
+        truth = self.holdout.label_index()
+        return float(np.mean([np.mean(predictions[truth == k] == k) for k in np.unique(truth)]))
+
     @property
     def classifier_holdout_predictions(self) -> np.ndarray:
         return self.cached("classifier_holdout_pred", lambda: self.holdout_predictions(self.classifier))
@@ -156,6 +162,15 @@ def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> tuple[fl
     return float(density), float(coverage)
 
 
+def fidelity_ratio(accuracy: float, recall: float, n_classes: int) -> tuple[float, bool]:
+    """(ratio, degenerate) of one class: a judge's accuracy on synthetic images of the class over its recall on
+    real images of the class, capped at 1. A judge that recalls the class no better than guessing (1 / classes)
+    is degenerate for it: dividing by that recall would read almost any synthetic set as faithful (5% over 5% is
+    1.0), so the raw accuracy stands in. The gate and the snapshot judge both use it."""
+    degenerate = recall <= 1.0 / max(n_classes, 2)
+    return (float(accuracy) if degenerate else min(1.0, float(accuracy) / recall)), bool(degenerate)
+
+
 class _ImageMetric(Metric):
     modality = "image"
 
@@ -164,7 +179,8 @@ class _ImageMetric(Metric):
 class LabelFidelityRatio(_ImageMetric):
     """Per class, the classifier's accuracy on synthetic images of that class over its recall on the real
     holdout images of that class (capped at 1); the value is the worst class. A hard task (classifier 0.89
-    on real data) and an easy one are judged alike, and one unrecognisable class fails."""
+    on real data) and an easy one are judged alike, and one unrecognisable class fails. A class the classifier
+    recalls no better than guessing on real holdout images is `degenerate` (`fidelity_ratio`, flagged)."""
     reads = ("classifier",)
 
     kind = "quality"
@@ -179,13 +195,18 @@ class LabelFidelityRatio(_ImageMetric):
                 continue
             fidelity = float(np.mean(pred[wanted == i] == i))
             recall = float(np.mean(hold_pred[truth == i] == i))
-            per_class[c] = {"synthetic_accuracy": fidelity, "holdout_recall": recall,
-                            "ratio": min(1.0, fidelity / max(recall, 1e-9))}
+            ratio, degenerate = fidelity_ratio(fidelity, recall, len(ctx.train.classes))
+            per_class[c] = {"synthetic_accuracy": fidelity, "holdout_recall": recall, "ratio": ratio}
+            if degenerate:
+                per_class[c]["degenerate"] = True
         if not per_class:
             return None, {"not_measurable": "no class has both synthetic and holdout images"}
         worst = min(per_class, key=lambda c: per_class[c]["ratio"])
-        return per_class[worst]["ratio"], {"worst_class": worst, "per_class": per_class,
-                                           "classifier_holdout_accuracy": ctx.trtr_accuracy}
+        details = {"worst_class": worst, "per_class": per_class, "classifier_holdout_accuracy": ctx.trtr_accuracy}
+        degenerate = [c for c, v in per_class.items() if v.get("degenerate")]
+        if degenerate:
+            details["degenerate_classes"] = degenerate
+        return per_class[worst]["ratio"], details
 
 
 @METRICS.register("fd_ratio")
@@ -238,8 +259,12 @@ class Coverage(_ImageMetric):
 
 @METRICS.register("tstr_chance_ratio")
 class TSTRChanceRatio(_ImageMetric):
-    """Chance-corrected TSTR: (TSTR accuracy - chance) / (TRTR accuracy - chance) on the holdout, chance =
-    the majority-class share. A synthetic set whose classifier only predicts the majority class scores 0."""
+    """Chance-corrected TSTR on balanced accuracy (the mean per-class recall on the holdout):
+    (TSTR - 1/K) / (TRTR - 1/K), K the holdout's classes. A synthetic set whose classifier only predicts one
+    class scores 0. Balanced, not plain, accuracy: on an imbalanced holdout (25% minority) plain accuracy
+    corrected by the majority share read fresh real images of the same task at 0.375 (PneumoniaMNIST
+    subsample, bench/bench_suite.py), since a model trained on differently mixed data trades majority hits for
+    minority ones; on a balanced holdout the two are the same measure."""
     reads = ("classifier",)
 
     kind = "utility"
@@ -247,9 +272,13 @@ class TSTRChanceRatio(_ImageMetric):
 
     def compute(self, ctx):
         syn = ctx.synthetic
-        tstr = ctx.cached("tstr_accuracy", lambda: ctx.holdout_accuracy(ctx.train_cnn(syn.images, syn.label_index(), 1)))
-        trtr, chance = ctx.trtr_accuracy, ctx.chance_accuracy
-        details = {"tstr_accuracy": tstr, "trtr_accuracy": trtr, "chance_accuracy": chance}
+        tstr_pred = ctx.cached("tstr_pred", lambda: ctx.holdout_predictions(ctx.train_cnn(syn.images, syn.label_index(), 1)))
+        truth = ctx.holdout.label_index()
+        tstr, trtr = ctx.balanced_accuracy(tstr_pred), ctx.balanced_accuracy(ctx.classifier_holdout_predictions)
+        chance = 1.0 / max(len(np.unique(truth)), 1)
+        details = {"tstr_balanced_accuracy": tstr, "trtr_balanced_accuracy": trtr, "chance": chance,
+                   "tstr_accuracy": float(np.mean(tstr_pred == truth)), "trtr_accuracy": ctx.trtr_accuracy,
+                   "majority_share": ctx.chance_accuracy}
         if trtr - chance < 0.02:
             return None, {**details, "not_applicable": "label_unpredictable"}
         return (tstr - chance) / (trtr - chance), details

@@ -33,31 +33,53 @@ def memorisation_check(sample: np.ndarray, fit: np.ndarray, selection: np.ndarra
             "private": bool(found["dcr_share"] <= max(limit, 0.5 + z * found["standard_error"]))}
 
 
+JUDGE_FOLDS = 3            # cross-fitted CNN judges of a snapshot's label fidelity
+
+
 class ImageSnapshotJudge:
-    """A small CNN trained here on the fit part (its own seed; never the gates' judge) scores a sample of
-    the snapshot against the selection split: coverage of the selection images' features, and per-class
-    label fidelity over the judge's own recall on the selection images (worst class). Score = coverage x
-    min(1, worst label-fidelity ratio): both are gate measures, both in [0, 1]. The Fréchet distance to
-    the selection features is recorded beside them. Memorisation is judged as the gate does (DCR share,
-    the larger of pixel and feature space), against the selection images: a snapshot whose sample sits
-    significantly nearer the fit images than the unseen selection images ranks below every one that does
+    """Scores a snapshot's sample against train with CNNs of its own (own seeds; never the gates' judge).
+
+    Label fidelity is cross-fitted: JUDGE_FOLDS small CNNs, each trained (class-weighted) on all but one
+    stratified fold of train (fit part and selection split together), so every training image is classified
+    by a judge that never saw it. A class's ratio is the judges' mean accuracy on the snapshot's images of that
+    class over their out-of-fold recall on its real images (capped at 1; the worst class counts), as the gate
+    computes it on the holdout. A judge trained on the fit part and scored on the selection split alone (the
+    criterion before) measured its recall on a dozen minority images and read a minority class the gate found
+    unrecognisable (ratio 0.01) as perfect (1.0); out-of-fold, the recall rests on every training image.
+    A class whose out-of-fold recall is no better than guessing (1 / classes) is `degenerate`: the judges cannot
+    recognise it, its ratio is not formed (that would divide by almost nothing and read as perfect) and its raw
+    synthetic accuracy stands in, flagged in the point.
+    Coverage of the selection images' features (first judge's feature space) multiplies it: score = coverage x
+    min(1, worst ratio), both gate measures in [0, 1]; the Fréchet distance is recorded beside them. Memorisation
+    is judged as the gate does (DCR share, the larger of pixel and feature space) against the selection images,
+    which the generator never saw: a snapshot significantly nearer the fit images ranks below every one that is
     not (`rank`), so training longer cannot buy coverage with copies."""
 
-    criterion = ("coverage x label-fidelity ratio on the selection split (own CNN judge), among snapshots "
-                 "with no significant memorisation (DCR share on the selection split)")
+    criterion = ("coverage x label-fidelity ratio (3 cross-fitted CNN judges over train, out-of-fold recall), "
+                 "among snapshots with no significant memorisation (DCR share on the selection split)")
 
     def __init__(self, fit_images: np.ndarray, fit_labels: np.ndarray, sel_images: np.ndarray,
                  sel_labels: np.ndarray, n_classes: int, *, random_state: int, threads: int,
-                 per_class: int = 100):
+                 per_class: int = 100, folds: int = JUDGE_FOLDS):
         from synthgen.training.classifier import predict, train_classifier
+        from synthgen.validation.images import fidelity_ratio
 
-        self.net = train_classifier(fit_images, fit_labels, n_classes, random_state=random_state + 7331,
-                                    threads=threads)
-        probs, self.sel_features = predict(self.net, sel_images)
-        pred = np.argmax(probs, axis=1)
+        images = np.concatenate([fit_images, sel_images])
+        labels = np.concatenate([fit_labels, sel_labels]).astype(np.int64)
+        fold = _stratified_folds(labels, folds, random_state)
+        self.nets, hits = [], np.zeros(len(labels), dtype=bool)
+        for j in range(folds):
+            net = train_classifier(images[fold != j], labels[fold != j], n_classes,
+                                   random_state=random_state + 7331 + j, threads=threads)
+            held = fold == j
+            if held.any():
+                hits[held] = np.argmax(predict(net, images[held])[0], axis=1) == labels[held]
+            self.nets.append(net)
+        self.recall = {k: float(np.mean(hits[labels == k])) for k in range(n_classes) if np.any(labels == k)}
+        self.degenerate = sorted(k for k, r in self.recall.items() if fidelity_ratio(0.0, r, n_classes)[1])
+        self.net = self.nets[0]
+        _, self.sel_features = predict(self.net, sel_images)
         self.sel_labels = sel_labels
-        self.recall = {k: float(np.mean(pred[sel_labels == k] == k)) for k in range(n_classes)
-                       if np.any(sel_labels == k)}
         self.n_classes = n_classes
         self.per_class = max(per_class, int(np.ceil(len(sel_labels) / max(n_classes, 1))))
         _, fit_features = predict(self.net, fit_images)
@@ -67,21 +89,40 @@ class ImageSnapshotJudge:
     def __call__(self, sample: Callable[[np.ndarray], np.ndarray]) -> dict:
         """`sample(class_index_array) -> uint8 images` draws from the snapshot (seeded by the caller)."""
         from synthgen.training.classifier import predict
-        from synthgen.validation.images import density_coverage, frechet_distance
+        from synthgen.validation.images import density_coverage, fidelity_ratio, frechet_distance
 
         wanted = np.repeat(np.arange(self.n_classes), self.per_class)
         images = sample(wanted)
-        probs, feats = predict(self.net, images)
-        pred = np.argmax(probs, axis=1)
-        ratios = {k: min(1.0, float(np.mean(pred[wanted == k] == k)) / max(r, 1e-9)) for k, r in self.recall.items()}
+        feats = None
+        accuracy = np.zeros(len(wanted))
+        for j, net in enumerate(self.nets):
+            probs, f = predict(net, images)
+            accuracy += (np.argmax(probs, axis=1) == wanted) / len(self.nets)
+            feats = f if j == 0 else feats
+        ratios = {k: fidelity_ratio(float(np.mean(accuracy[wanted == k])), r, self.n_classes)[0]
+                  for k, r in self.recall.items()}
         _, coverage = density_coverage(self.sel_features, feats)
         worst = min(ratios.values()) if ratios else 0.0
         fd = frechet_distance(self.sel_features, feats) if len(self.sel_features) > 2 else None
         checks = {space: memorisation_check(query, *self.spaces[space])
                   for space, query in (("pixel", _flat(images)), ("feature", feats))}
-        return {"score": coverage * min(1.0, worst), "coverage": coverage, "label_fidelity_ratio": worst,
-                "fd": fd, "dcr_share": max(c["dcr_share"] for c in checks.values()),
-                "private": all(c["private"] for c in checks.values())}
+        point = {"score": coverage * min(1.0, worst), "coverage": coverage, "label_fidelity_ratio": worst,
+                 "worst_class": min(ratios, key=ratios.get) if ratios else None,
+                 "fd": fd, "dcr_share": max(c["dcr_share"] for c in checks.values()),
+                 "private": all(c["private"] for c in checks.values())}
+        if self.degenerate:
+            point["degenerate_classes"] = list(self.degenerate)
+        return point
+
+
+def _stratified_folds(labels: np.ndarray, folds: int, random_state: int) -> np.ndarray:
+    """Fold number of every position: each class dealt round-robin over the folds in a seeded order."""
+    rng = np.random.default_rng([random_state, 6262])
+    fold = np.zeros(len(labels), dtype=np.int64)
+    for cls in np.unique(labels):
+        idx = np.flatnonzero(labels == cls)
+        fold[idx[rng.permutation(len(idx))]] = np.arange(len(idx)) % folds
+    return fold
 
 
 def _flat(images: np.ndarray) -> np.ndarray:

@@ -129,7 +129,8 @@ def test_majority_class_only_fails_chance_corrected_tstr(judged_split, shared_ju
     results, verdict, failed = _verdict(judged_split, shared_judge, _resample(ones, len(train), 7))
     assert "tstr_chance_ratio" in failed
     assert results["tstr_chance_ratio"].value < 0.1
-    assert results["tstr_chance_ratio"].details["chance_accuracy"] == pytest.approx(0.1, abs=0.02)
+    assert results["tstr_chance_ratio"].details["chance"] == pytest.approx(0.1)
+    assert results["tstr_chance_ratio"].details["tstr_balanced_accuracy"] == pytest.approx(0.1, abs=0.02)
 
 
 def test_images_that_hurt_augmentation_fail_no_harm(judged_split, shared_judge):
