@@ -8,7 +8,8 @@ gates' classifier (`ImageValidationContext`, the classifier trained once on trai
     .venv/bin/python bench/bench_image_judges.py --cases pneumonia_small mni152 --set class_balance=0
 
 Reported per case: Spearman rank correlation over snapshots of the judge's score (coverage x min(1, worst
-label-fidelity ratio)) with the gates' same product on the holdout, and of the label-fidelity ratios alone;
+label-fidelity ratio)) with the gates' same product on the holdout, and of the label-fidelity ratios alone,
+beside the same for the judge synthgen had before (one CNN on the fit part, recall on the selection split);
 the snapshot the judge kept and the one the gates would have kept; the share of epochs in which the
 discriminator won outright (`d_loss_low_share`); train seconds. The holdout is read here only to measure the
 judge: nothing in training sees it. Results: bench/out/image_judges/results.json (`--resume` keeps cases done).
@@ -88,7 +89,8 @@ def run_case(case: str, out: Path, settings: list[str]) -> dict:
                 "random_state": spec.split.random_state,
                 "classifier_epochs": spec.validation.classifier_epochs, "threads": params["threads"],
                 "min_steps": spec.validation.min_steps}
-    state = {"classifier": None, "gates": {}}
+    state = {"classifier": None, "gates": {}, "single": {}}
+    single = single_split_judge(train, generator.params)
     original = selection.SnapshotSelector.step
 
     def step(self, position, model, snapshot):
@@ -101,6 +103,7 @@ def run_case(case: str, out: Path, settings: list[str]) -> dict:
         synthetic = LabeledImages(images=images, labels=np.asarray(train.classes, dtype=object)[wanted],
                                   classes=train.classes, origin="synthetic")
         state["gates"][position], state["classifier"] = gate_scores(ctx_args, state["classifier"], synthetic)
+        state["single"][position] = single(model)
         model.train(False)
 
     selection.SnapshotSelector.step = step
@@ -115,6 +118,7 @@ def run_case(case: str, out: Path, settings: list[str]) -> dict:
     judge = [p["score"] for p in curve]
     gates = [state["gates"][a]["score"] for a in at]
     lfr_j = [p["label_fidelity_ratio"] for p in curve]
+    before = [state["single"][a]["score"] for a in at]
     lfr_g = [state["gates"][a]["label_fidelity_ratio"] for a in at]
 
     def rho(a, b):
@@ -123,11 +127,43 @@ def run_case(case: str, out: Path, settings: list[str]) -> dict:
     return {"case": case, "train": len(train), "holdout": len(holdout), "settings": settings,
             "class_counts": train.class_counts(), "seconds": seconds,
             "spearman_score": rho(judge, gates), "spearman_label_fidelity": rho(lfr_j, lfr_g),
+            "spearman_single_split_judge": rho(before, gates),
+            "spearman_single_split_label_fidelity": rho([state["single"][a]["label_fidelity_ratio"] for a in at], lfr_g),
             "judge_kept": generator.selection_["best_at"], "gates_best": at[int(np.argmax(gates))],
             "gates_at_kept": state["gates"].get(generator.selection_["best_at"]),
             "d_loss_low_share": generator.timings_.get("d_loss_low_share"),
             "epochs": generator.timings_.get("epochs_done"),
-            "curve": [{"at": a, "judge": p, "gates": state["gates"][a]} for a, p in zip(at, curve)]}
+            "curve": [{"at": a, "judge": p, "gates": state["gates"][a], "single_split_judge": state["single"][a]}
+                      for a, p in zip(at, curve)]}
+
+
+def single_split_judge(train, params: dict):
+    """The judge before issue 25, rebuilt for comparison on the same snapshots: one CNN trained unweighted on
+    the fit part, label fidelity over its recall on the selection split (min(1, accuracy / recall)), times the
+    coverage of the selection images' features."""
+    import torch
+
+    from synthgen.generators.conditional_gan import draw_images
+    from synthgen.training.classifier import predict, train_classifier
+    from synthgen.training.selection import carve_selection
+    from synthgen.validation.images import density_coverage
+
+    labels, k = train.label_index(), len(train.classes)
+    fit, sel = carve_selection(labels, random_state=params["random_state"])
+    net = train_classifier(train.images[fit], labels[fit], k, random_state=params["random_state"] + 7331,
+                           threads=params["threads"], balanced=False)
+    probs, sel_features = predict(net, train.images[sel])
+    recall = {c: float(np.mean(np.argmax(probs, 1)[labels[sel] == c] == c)) for c in range(k) if np.any(labels[sel] == c)}
+    wanted = np.repeat(np.arange(k), max(100, int(np.ceil(len(sel) / k))))
+
+    def score(model) -> dict:
+        images = draw_images(model, wanted, params, torch.Generator().manual_seed(params["random_state"] + 4242))
+        p, feats = predict(net, images)
+        pred = np.argmax(p, 1)
+        worst = min(min(1.0, float(np.mean(pred[wanted == c] == c)) / max(r, 1e-9)) for c, r in recall.items())
+        coverage = density_coverage(sel_features, feats)[1]
+        return {"score": coverage * worst, "label_fidelity_ratio": worst, "coverage": coverage, "recall": recall}
+    return score
 
 
 def main() -> None:
@@ -152,6 +188,8 @@ def main() -> None:
         path.write_text(json.dumps({"cases": list(done.values())}, indent=2, default=str))
         r = done[case]
         print(f"{case:18s} rho(score) {_f(r['spearman_score'])}  rho(LFR) {_f(r['spearman_label_fidelity'])}  "
+              f"single-split judge: rho(score) {_f(r['spearman_single_split_judge'])} "
+              f"rho(LFR) {_f(r['spearman_single_split_label_fidelity'])}  "
               f"kept {r['judge_kept']} (gates' best {r['gates_best']})  gates at kept: LFR "
               f"{_f(r['gates_at_kept']['label_fidelity_ratio'])} TSTR {_f(r['gates_at_kept']['tstr_chance_ratio'])}  "
               f"d_loss low {_f(r['d_loss_low_share'])}  {r['seconds']:.0f} s", flush=True)

@@ -29,7 +29,7 @@ def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray | None:
 
 def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, *, epochs: int = 5,
                      batch_size: int = 64, random_state: int = 0, threads: int = 2,
-                     device: str = "cpu", min_steps: int = MIN_STEPS) -> SmallClassifierNet:
+                     device: str = "cpu", min_steps: int = MIN_STEPS, balanced: bool = True) -> SmallClassifierNet:
     """`epochs` passes over the data, raised so that training takes at least `min_steps` steps; classes of
     unequal size are weighted to equal total weight (`class_weights`). The net stays on `device`; `predict`
     follows it there."""
@@ -40,7 +40,7 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, *, 
         opt = torch.optim.Adam(net.parameters(), lr=2e-3)
         x_all = images_to_tensor(images).to(device)
         y_all = torch.from_numpy(labels.astype(np.int64)).to(device)
-        weight = class_weights(labels, n_classes)
+        weight = class_weights(labels, n_classes) if balanced else None
         weight = None if weight is None else torch.from_numpy(weight).to(device)
         steps = max(1, int(np.ceil(len(x_all) / batch_size)))
         epochs = max(epochs, int(np.ceil(min_steps / steps)))

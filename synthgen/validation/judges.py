@@ -34,6 +34,7 @@ def memorisation_check(sample: np.ndarray, fit: np.ndarray, selection: np.ndarra
 
 
 JUDGE_FOLDS = 3            # cross-fitted CNN judges of a snapshot's label fidelity
+COVERAGE_IMAGES = 2000     # real features a snapshot's coverage is measured against (the gate's cap too)
 
 
 class ImageSnapshotJudge:
@@ -49,14 +50,15 @@ class ImageSnapshotJudge:
     A class whose out-of-fold recall is no better than guessing (1 / classes) is `degenerate`: the judges cannot
     recognise it, its ratio is not formed (that would divide by almost nothing and read as perfect) and its raw
     synthetic accuracy stands in, flagged in the point.
-    Coverage of the selection images' features (first judge's feature space) multiplies it: score = coverage x
-    min(1, worst ratio), both gate measures in [0, 1]; the Fréchet distance is recorded beside them. Memorisation
+    Coverage of the training images' features (first judge's feature space; as the gate measures it) multiplies
+    it: score = coverage x min(1, worst ratio), both gate measures in [0, 1]; the Fréchet distance to the
+    selection features is recorded beside them. Memorisation
     is judged as the gate does (DCR share, the larger of pixel and feature space) against the selection images,
     which the generator never saw: a snapshot significantly nearer the fit images ranks below every one that is
     not (`rank`), so training longer cannot buy coverage with copies."""
 
-    criterion = ("coverage x label-fidelity ratio (3 cross-fitted CNN judges over train, out-of-fold recall), "
-                 "among snapshots with no significant memorisation (DCR share on the selection split)")
+    criterion = ("coverage of train x label-fidelity ratio (3 cross-fitted CNN judges over train, out-of-fold "
+                 "recall), among snapshots with no significant memorisation (DCR share on the selection split)")
 
     def __init__(self, fit_images: np.ndarray, fit_labels: np.ndarray, sel_images: np.ndarray,
                  sel_labels: np.ndarray, n_classes: int, *, random_state: int, threads: int,
@@ -81,9 +83,20 @@ class ImageSnapshotJudge:
         _, self.sel_features = predict(self.net, sel_images)
         self.sel_labels = sel_labels
         self.n_classes = n_classes
-        self.per_class = max(per_class, int(np.ceil(len(sel_labels) / max(n_classes, 1))))
         _, fit_features = predict(self.net, fit_images)
         self.spaces = {"pixel": (_flat(fit_images), _flat(sel_images)), "feature": (fit_features, self.sel_features)}
+        # coverage is of the training images' features, as the gate measures it (at most COVERAGE_IMAGES of them):
+        # against the selection split alone (~50 images on a 600-image set) every k-NN ball was wide enough to
+        # read almost any snapshot as covering it (0.88-0.98 while the gate's coverage rose from 0.03 to 0.63)
+        every = np.concatenate([fit_features, self.sel_features])
+        keep = np.random.default_rng([random_state, 6363]).permutation(len(every))[:COVERAGE_IMAGES]
+        self.train_features = every[np.sort(keep)]
+        # a snapshot draws train's class mix at the size of the real features it is compared with, and at least
+        # `per_class` images of every class (the label-fidelity ratio's precision on a small class)
+        counts = np.bincount(labels, minlength=n_classes)
+        total = min(len(labels), COVERAGE_IMAGES)
+        self.wanted = np.repeat(np.arange(n_classes),
+                                np.maximum(per_class, np.round(total * counts / max(counts.sum(), 1)).astype(int)))
         self.random_state = random_state
 
     def __call__(self, sample: Callable[[np.ndarray], np.ndarray]) -> dict:
@@ -91,7 +104,7 @@ class ImageSnapshotJudge:
         from synthgen.training.classifier import predict
         from synthgen.validation.images import density_coverage, fidelity_ratio, frechet_distance
 
-        wanted = np.repeat(np.arange(self.n_classes), self.per_class)
+        wanted = self.wanted
         images = sample(wanted)
         feats = None
         accuracy = np.zeros(len(wanted))
@@ -101,7 +114,7 @@ class ImageSnapshotJudge:
             feats = f if j == 0 else feats
         ratios = {k: fidelity_ratio(float(np.mean(accuracy[wanted == k])), r, self.n_classes)[0]
                   for k, r in self.recall.items()}
-        _, coverage = density_coverage(self.sel_features, feats)
+        _, coverage = density_coverage(self.train_features, feats)
         worst = min(ratios.values()) if ratios else 0.0
         fd = frechet_distance(self.sel_features, feats) if len(self.sel_features) > 2 else None
         checks = {space: memorisation_check(query, *self.spaces[space])
