@@ -86,8 +86,10 @@ def test_image_folder_publishes_pngs_labels_and_medmnist_npz(spec_file, digit_fo
         assert list(npz["label_names"]) == ["digit3", "digit5", "digit8"]
     card = json.loads((final / "card.json").read_text())
     assert card["modality"] == "image" and card["model"]["timings"]["images_per_s"] > 0
+    assert 0.0 <= card["model"]["timings"]["d_loss_low_share"] <= 1.0        # the wasted-start measure
+    assert "d_loss_low_share" in (final / "card.md").read_text()
     html = (final / "report.html").read_text()
-    assert "Training losses" in html and "https://" not in html
+    assert "Training losses" in html and "https://" not in html and "won outright" in html
     # real images are never in the published folder: the comparisons are in the private review report
     assert "Nearest synthetic/training pairs" not in html and "private review report" in html
     review = Path(card["review_report"])
