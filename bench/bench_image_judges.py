@@ -29,7 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-BUILTINS = {"mni152": {"modality": "image", "name": "mni152", "source": {"builtin": "mni152"}}}
+# the built-ins: the full 1,365-slice mni152 set, and the README main job's spec itself (339 axial training slices)
+BUILTINS = {"mni152": {"modality": "image", "name": "mni152", "source": {"builtin": "mni152"}},
+            "mni152_readme": {"modality": "image", "name": "mni152", "source": {"builtin": "mni152_axial"},
+                              "image": {"size": 32}}}
 
 
 def _loaded(case: str, out: Path):
