@@ -261,9 +261,8 @@ def train_gan(images: np.ndarray, labels: np.ndarray, cfg: GANConfig, *, device:
             if cfg.mode_seeking:
                 # mode-seeking term (Mao et al. 2019): two latents, same class, images must differ; the
                 # pairs are the two halves of the batch (_paired_labels), so no second generator pass. Its
-                # weight ramps up over the first `mode_seeking_warmup` images: at full weight from the first
-                # step, 1 / ratio dwarfed D's signal while G's first images barely differed, and D won outright
-                # (D loss 0) for 35 of 60 epochs on mni152; ramped over 20,000 images, for the first 9 of 80.
+                # weight can ramp up over the first `mode_seeking_warmup` images (off by default: it helped the
+                # full mni152 set and hurt the built-in axial one; see the parameter's description).
                 h = b // 2
                 ratio = (fake[:h] - fake[h:2 * h]).abs().mean(dim=(1, 2, 3)) / (z[:h] - z[h:2 * h]).abs().mean(dim=1)
                 ramp = min(1.0, (global_step + 1) * cfg.batch_size / cfg.mode_seeking_warmup) if cfg.mode_seeking_warmup else 1.0
