@@ -16,9 +16,9 @@ MIN_STEPS = 300  # small real sets (a few hundred scans) still get a usable judg
 
 def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray | None:
     """Loss weights that give every present class the same total weight (n / (K n_c)); None when the classes
-    are already equal in size (the plain loss, bit for bit). Per-class measures need a judge that does not
-    learn to ignore a small class: trained unweighted on 134 vs 365 ultrasound images, a judge that rarely
-    predicted the minority read any synthetic minority set as faithful (issue 25)."""
+    are already equal in size (the plain loss, bit for bit). Per-class measures (label fidelity, balanced TSTR)
+    need a judge that does not learn to trade a small class away for accuracy on the large one (issue 25; not
+    ablated on its own: it changed together with the cross-fitted judge)."""
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes).astype(np.float64)
     present = counts[counts > 0]
     if len(present) == 0 or present.min() == present.max():
