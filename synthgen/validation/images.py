@@ -162,12 +162,17 @@ def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> tuple[fl
     return float(density), float(coverage)
 
 
+def is_degenerate(recall: float, n_classes: int) -> bool:
+    """A judge that recalls a class no better than guessing (1 / classes) cannot judge images of that class."""
+    return recall <= 1.0 / max(n_classes, 2)
+
+
 def fidelity_ratio(accuracy: float, recall: float, n_classes: int) -> tuple[float, bool]:
     """(ratio, degenerate) of one class: a judge's accuracy on synthetic images of the class over its recall on
-    real images of the class, capped at 1. A judge that recalls the class no better than guessing (1 / classes)
-    is degenerate for it: dividing by that recall would read almost any synthetic set as faithful (5% over 5% is
-    1.0), so the raw accuracy stands in. The gate and the snapshot judge both use it."""
-    degenerate = recall <= 1.0 / max(n_classes, 2)
+    real images of the class, capped at 1. Where the judge is degenerate for the class (`is_degenerate`),
+    dividing by its recall would read almost any synthetic set as faithful (5% over 5% is 1.0), so the raw
+    accuracy stands in. The gate and the snapshot judge both use it."""
+    degenerate = is_degenerate(recall, n_classes)
     return (float(accuracy) if degenerate else min(1.0, float(accuracy) / recall)), bool(degenerate)
 
 

@@ -64,7 +64,7 @@ class ImageSnapshotJudge:
                  sel_labels: np.ndarray, n_classes: int, *, random_state: int, threads: int,
                  per_class: int = 100, folds: int = JUDGE_FOLDS):
         from synthgen.training.classifier import predict, train_classifier
-        from synthgen.validation.images import fidelity_ratio
+        from synthgen.validation.images import is_degenerate
 
         images = np.concatenate([fit_images, sel_images])
         labels = np.concatenate([fit_labels, sel_labels]).astype(np.int64)
@@ -78,10 +78,9 @@ class ImageSnapshotJudge:
                 hits[held] = np.argmax(predict(net, images[held])[0], axis=1) == labels[held]
             self.nets.append(net)
         self.recall = {k: float(np.mean(hits[labels == k])) for k in range(n_classes) if np.any(labels == k)}
-        self.degenerate = sorted(k for k, r in self.recall.items() if fidelity_ratio(0.0, r, n_classes)[1])
+        self.degenerate = sorted(k for k, r in self.recall.items() if is_degenerate(r, n_classes))
         self.net = self.nets[0]
         _, self.sel_features = predict(self.net, sel_images)
-        self.sel_labels = sel_labels
         self.n_classes = n_classes
         _, fit_features = predict(self.net, fit_images)
         self.spaces = {"pixel": (_flat(fit_images), _flat(sel_images)), "feature": (fit_features, self.sel_features)}
@@ -98,7 +97,6 @@ class ImageSnapshotJudge:
         self.wanted = np.repeat(np.arange(n_classes),
                                 np.maximum(per_class, np.round(total * counts / max(counts.sum(), 1)).astype(int)))
         self.memorisation_rows = np.concatenate([np.flatnonzero(self.wanted == k)[:per_class] for k in range(n_classes)])
-        self.random_state = random_state
 
     def __call__(self, sample: Callable[[np.ndarray], np.ndarray]) -> dict:
         """`sample(class_index_array) -> uint8 images` draws from the snapshot (seeded by the caller)."""
@@ -107,12 +105,12 @@ class ImageSnapshotJudge:
 
         wanted = self.wanted
         images = sample(wanted)
-        feats = None
         accuracy = np.zeros(len(wanted))
         for j, net in enumerate(self.nets):
             probs, f = predict(net, images)
             accuracy += (np.argmax(probs, axis=1) == wanted) / len(self.nets)
-            feats = f if j == 0 else feats
+            if j == 0:
+                feats = f   # the first judge's feature space, the one the train and selection features are in
         ratios = {k: fidelity_ratio(float(np.mean(accuracy[wanted == k])), r, self.n_classes)[0]
                   for k, r in self.recall.items()}
         _, coverage = density_coverage(self.train_features, feats)
@@ -134,12 +132,18 @@ class ImageSnapshotJudge:
 
 
 def _stratified_folds(labels: np.ndarray, folds: int, random_state: int) -> np.ndarray:
-    """Fold number of every position: each class dealt round-robin over the folds in a seeded order."""
-    rng = np.random.default_rng([random_state, 6262])
+    """Fold number of every position (sklearn's StratifiedKFold, shuffled and seeded). A class with fewer
+    images than folds is left out of some folds; sklearn's warning about that is expected here."""
+    import warnings
+
+    from sklearn.model_selection import StratifiedKFold
+
     fold = np.zeros(len(labels), dtype=np.int64)
-    for cls in np.unique(labels):
-        idx = np.flatnonzero(labels == cls)
-        fold[idx[rng.permutation(len(idx))]] = np.arange(len(idx)) % folds
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        splits = StratifiedKFold(folds, shuffle=True, random_state=random_state + 6262).split(labels, labels)
+        for j, (_, held) in enumerate(splits):
+            fold[held] = j
     return fold
 
 
