@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from synthgen import pipeline
 from synthgen.cluster import RunOutcome
 from synthgen.errors import SynthgenError, Unchanged
-from synthgen.run import Run
+from synthgen.runs import Run
 
 
 def _transient(task_, task_run, state) -> bool:
@@ -62,11 +62,37 @@ def _artifacts(run: Run) -> None:
     )
 
 
+def catalog_artifact(out_dir) -> None:
+    """The output folder's catalogue (every dataset and version, published and refused) as a Prefect
+    artifact beside the page `pipeline.finish` wrote: Prefect's UI then lists datasets, not only runs."""
+    from synthgen.catalog import CATALOG_FILE, versions
+
+    root = Path(out_dir)
+    rows = versions(root) if root.is_dir() else []
+    lines = ["| dataset | version | status | created | rows | gates | closest / failing |", "|---|---|---|---|---|---|---|"]
+    for r in reversed(rows):
+        near = "; ".join(f"{c['metric']} {c['value']:.3g} (gate {c['threshold']:.3g})"
+                         for c in r["closest_gates"] if c["value"] is not None)
+        cells = [r["dataset"], r["version"], r["status"] + (" LATEST" if r["latest"] else ""), r["created"] or "",
+                 f"{r['rows'] or 0:,}", f"{r['gates_passed']}/{r['gates']}", near]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    page = root / CATALOG_FILE
+    create_markdown_artifact(key="synthgen-catalog", description=f"every dataset and version in {root}",
+                             markdown=f"# synthgen catalogue\n\n[{page}]({page.resolve().as_uri()})\n\n"
+                             + "\n".join(lines))
+
+
 @flow(name="augment-dataset", log_prints=True)
 def augment_dataset_flow(spec_path: str, overrides: list[str] | None = None, out: str | None = None,
-                         progress: bool = False, force: bool = False) -> RunOutcome:
-    """Published or unchanged comes back as a `RunOutcome`; a refusal or bad input fails the flow run."""
-    run = pipeline.start_run(spec_path, overrides or [], out, progress=progress, force=force)
+                         progress: bool = False, force: bool = False, spec: dict | None = None) -> RunOutcome:
+    """Published or unchanged comes back as a `RunOutcome`; a refusal or bad input fails the flow run. `spec`
+    (the Python API's dict specs) is the spec itself, as if read from `spec_path`, which need not exist."""
+    loaded = None
+    if spec is not None:
+        from synthgen.spec import spec_from_dict
+
+        loaded = spec_from_dict(spec, spec_path, overrides or [], origin=f"the spec given for {spec_path}")
+    run = pipeline.start_run(spec_path, overrides or [], out, progress=progress, force=force, loaded=loaded)
     try:
         results = pipeline.run_steps(run, lambda step, r: TASKS[step.name](r))
     except Unchanged as exc:  # a scheduled run with nothing new: done, and it says so
@@ -86,7 +112,10 @@ def augment_dataset_flow(spec_path: str, overrides: list[str] | None = None, out
         from flows.screen import screening_artifacts
 
         screening_artifacts(screened)
-    final = publish(run)
+    try:
+        final = publish(run)
+    finally:
+        catalog_artifact(run.out_dir)
     create_link_artifact(key=f"{Path(final).parent.name.replace('_', '-')}-dataset",
                          link=Path(final).resolve().as_uri(), link_text=str(final))
     return RunOutcome(spec=spec_path, status="published", exit_code=0, final=str(final))

@@ -9,7 +9,7 @@ from pathlib import Path
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from flows.augment import TASKS, publish
+from flows.augment import TASKS, catalog_artifact, publish
 from synthgen import pipeline
 from synthgen.catalog import version_card
 from synthgen.settings import DEFAULT_DATASETS_DIR
@@ -21,7 +21,10 @@ def sample_dataset_flow(dataset: str, datasets: str = DEFAULT_DATASETS_DIR, vers
                         seed: int | None = None) -> str:
     run = pipeline.start_sample(dataset, datasets, version=version, rows=rows, per_class=per_class, seed=seed)
     pipeline.run_steps(run, lambda step, r: TASKS[step.name](r))
-    final = publish(run)
+    try:
+        final = publish(run)
+    finally:
+        catalog_artifact(run.out_dir)
     create_markdown_artifact(key=f"{dataset.replace('_', '-')}-sample",
                              markdown=f"# {dataset}: new sample published\n\n`{final}` (from version "
                                       f"{version_card(Path(final).parent.parent, dataset, Path(final).name)['sampled_from']['model_of']})")

@@ -34,16 +34,26 @@ def dir_mode() -> int:
     return 0o777 & ~_umask()
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON via a temporary file + rename, so a reader never sees half a file. The file gets the
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text via a temporary file + rename, so a reader never sees half a file. The file gets the
     same mode as every other file (mkstemp's 0600 would hide a card that its data file beside it shows)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, default=json_default)
-        fh.write("\n")
-    os.chmod(tmp, file_mode())
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    """JSON, written as `write_text_atomic` writes text."""
+    write_text_atomic(path, json.dumps(data, indent=2, default=json_default) + "\n")
 
 
 def private_dir(path: Path) -> Path:

@@ -157,3 +157,100 @@ def show_text(found: dict[str, Any]) -> str:
         lines.append(f"    {'ok  ' if c['passed'] else 'FAIL'} {c['metric']:24} {value}{limit}")
     lines.append(f"  folder {found['path']}")
     return "\n".join(lines)
+
+
+CATALOG_FILE = "index.html"
+
+
+def write_catalog(datasets: str | Path) -> Path:
+    """DATASETS/index.html: one self-contained page (no scripts, no network) listing every dataset and version,
+    published and refused, written atomically while holding an exclusive lock on the output folder itself
+    (flock on its descriptor: no lock file is left behind), so concurrent runs never leave half a page or drop
+    each other's versions (each writer lists the folder while it holds the lock)."""
+    import fcntl
+    import os
+
+    from synthgen.atomic import write_text_atomic
+
+    root = Path(datasets).resolve()
+    if not root.is_dir():
+        raise InputError(f"{root}: no such output folder")
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        write_text_atomic(root / CATALOG_FILE, catalog_html(root))
+    finally:
+        os.close(fd)   # releases the lock
+    return root / CATALOG_FILE
+
+
+def _failures(card: dict) -> list[dict]:
+    steps = card.get("verdict", {}).get("next_steps", {})
+    return [{"metric": c["metric"], "value": c["value"], "threshold": c["threshold"],
+             "next_step": steps.get(c["metric"], c.get("next_step", ""))}
+            for c in card.get("verdict", {}).get("checks", []) if not c.get("passed")]
+
+
+def catalog_html(root: Path) -> str:
+    """The catalogue page for the output folder `root` (links relative to it)."""
+    import html
+    from datetime import datetime, timezone
+    from urllib.parse import quote
+
+    rows = versions(root)
+    esc = html.escape
+
+    def num(value) -> str:
+        return "n/a" if value is None else f"{value:.4g}"
+
+    by_dataset: dict[str, list[dict]] = {}
+    for r in rows:
+        by_dataset.setdefault(r["dataset"], []).append(r)
+    published = sum(r["status"] == "published" for r in rows)
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        "<title>synthgen catalogue</title><style>",
+        "body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;width:100%;"
+        "margin:.5em 0 1.5em}th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:left;vertical-align:top}"
+        "th{background:#f4f4f4}.published{color:#176f2c;font-weight:600}.refused{color:#a61b1b;font-weight:600}"
+        ".near{font-size:12px;color:#555}.fail{color:#a61b1b}nav a{margin-right:1em}",
+        "</style></head><body>",
+        "<h1>synthgen catalogue</h1>",
+        f"<p>{esc(str(root))} &middot; {len(by_dataset)} datasets, {published} published and "
+        f"{len(rows) - published} refused versions &middot; written "
+        f"{esc(datetime.now(timezone.utc).isoformat(timespec='seconds'))}</p>",
+    ]
+    if not rows:
+        parts.append("<p id='empty'>Nothing published or refused yet.</p>")
+    parts.append("<nav>" + "".join(f"<a href='#ds-{esc(quote(d))}'>{esc(d)}</a>" for d in by_dataset) + "</nav>")
+    for name, found in by_dataset.items():
+        latest = next((r for r in found if r["latest"]), None)
+        parts.append(f"<section id='ds-{esc(quote(name))}' class='dataset'><h2>{esc(name)}</h2>")
+        parts.append(f"<p>{esc(str(found[-1].get('modality') or ''))} &middot; latest published: "
+                     f"{esc(latest['version']) if latest else 'none'}</p>")
+        parts.append("<table><tr><th>version</th><th>status</th><th>created</th><th>rows</th><th>model</th>"
+                     "<th>gates</th><th>closest to their thresholds / why refused</th></tr>")
+        for r in reversed(found):   # newest first
+            folder = Path(r["path"])
+            link = quote(folder.relative_to(root).as_posix() + "/report.html")
+            status = r["status"] + (" (LATEST)" if r["latest"] else "")
+            origin = f" sampled from {esc(r['sampled_from'])}" if r.get("sampled_from") else ""
+            if r["status"] == "refused":
+                card = _card(folder) or {}
+                detail = "".join(f"<li class='fail'>{esc(f['metric'])} {num(f['value'])} (gate "
+                                 f"{num(f['threshold'])})" + (f": try {esc(f['next_step'])}" if f["next_step"] else "")
+                                 + "</li>" for f in _failures(card))
+                detail = f"<ul>{detail}</ul>" if detail else ""
+            else:
+                detail = "<span class='near'>" + "; ".join(
+                    f"{esc(c['metric'])} {num(c['value'])} (gate {num(c['threshold'])})" for c in r["closest_gates"]
+                ) + "</span>"
+            parts.append(
+                f"<tr class='version {esc(r['status'])}'><td><a href='{esc(link)}'>{esc(r['version'])}</a>{origin}</td>"
+                f"<td class='{esc(r['status'])}'>{esc(status)}</td><td>{esc(str(r['created'] or ''))}</td>"
+                f"<td>{r['rows'] or 0:,}</td><td>{esc(str(r['model'] or ''))}</td>"
+                f"<td>{r['gates_passed']}/{r['gates']}</td><td>{detail}</td></tr>")
+        parts.append("</table></section>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)

@@ -12,6 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from synthgen.api import flow  # the API and the CLI run Prefect flows the same way
 from synthgen.settings import DEFAULT_DATASETS_DIR
 
 
@@ -23,6 +24,19 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 published, 2 bad input or spec, 3 gate failed (nothing published).",
     )
     sub = p.add_subparsers(dest="command", required=True)
+
+    init = sub.add_parser("init", help="write a commented spec for a data file or folder (label, column types "
+                          "and defaults, with the reasons), ready for `synthgen run`")
+    init.add_argument("path", type=Path, metavar="PATH", help="a CSV/Parquet table, an image folder (one subfolder "
+                      "per class), a MedMNIST-style .npz, or DICOM/NIfTI files")
+    init.add_argument("--label", default=None, metavar="COLUMN", help="the table's label column (default: a "
+                      "column named like one; asked for when none is obvious)")
+    init.add_argument("--modality", choices=["tabular", "image"], default=None,
+                      help="default: told from the path")
+    init.add_argument("--name", default=None, help="the dataset's name (default: from the file name)")
+    init.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
+                      help="where to write the spec (default: ./<name>.yaml)")
+    init.add_argument("--force", action="store_true", help="replace an existing spec file")
 
     run = sub.add_parser("run", help="run the augmentation flow for one or more specs")
     run.add_argument("specs", nargs="+", type=Path, metavar="SPEC", help="dataset spec YAML file(s)")
@@ -98,6 +112,10 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--datasets", type=Path, default=Path(DEFAULT_DATASETS_DIR), metavar="DIR")
     show.add_argument("--json", action="store_true")
 
+    catalog = sub.add_parser("catalog", help="write the catalogue page DIR/index.html: every dataset and "
+                             "version, published and refused, with the gates closest to failing and links to reports")
+    catalog.add_argument("--datasets", type=Path, default=Path(DEFAULT_DATASETS_DIR), metavar="DIR")
+
     clean = sub.add_parser("clean", help="remove the staging folders of runs that are no longer alive and half-written folders of dead writers (never "
                            "checkpoints, models or published versions)")
     clean.add_argument("dirs", nargs="*", type=Path, default=[Path(DEFAULT_DATASETS_DIR)], metavar="DIR",
@@ -126,20 +144,6 @@ def _security(args):
     if not args.cluster:
         return None
     return security_for(args.cluster, ca=args.tls_ca, cert=args.tls_cert, key=args.tls_key, insecure=args.insecure)
-
-
-def flow(name: str):
-    """A Prefect flow (or flow helper) from the `synthgen.flows` entry points: the orchestration layer
-    registers itself, the library never imports it."""
-    from importlib.metadata import entry_points
-
-    from synthgen.errors import SynthgenError
-
-    found = [ep for ep in entry_points(group="synthgen.flows") if ep.name == name]
-    if not found:
-        raise SynthgenError(f"no `synthgen.flows` entry point {name!r}: reinstall synthgen (pip install -e .) "
-                            "or run with --no-prefect")
-    return found[0].load()
 
 
 def _run(args) -> int:
@@ -320,6 +324,32 @@ def _sample(args) -> int:
     return 0
 
 
+def _init(args) -> int:
+    from synthgen.api import draft
+
+    output = args.output
+    drafted = draft(args.path, label=args.label, modality=args.modality, name=args.name,
+                    spec_dir=(output.parent if output else Path.cwd()))
+    output = output or Path(f"{drafted.spec['name']}.yaml")
+    drafted.write(output, force=args.force)
+    for line in drafted.summary:
+        print(f"  {line}")
+    for choice in drafted.choices:
+        if choice.value is not None:
+            print(f"  {choice.key}: {choice.value}  ({choice.reason})")
+    for warning in drafted.warnings:
+        print(f"synthgen: warning: {warning}", file=sys.stderr)
+    print(f"wrote {output}; check it, then: synthgen run {output}")
+    return 0
+
+
+def _catalog(args) -> int:
+    from synthgen.api import write_catalog
+
+    print(f"wrote {write_catalog(args.datasets)}")
+    return 0
+
+
 def _list(args) -> int:
     import json
 
@@ -371,7 +401,7 @@ def _builtins(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "check": _check, "clean": _clean, "sample": _sample, "list": _list, "show": _show, "screen": _screen, "deploy": _deploy, "schema": _schema, "builtins": _builtins}
+COMMANDS = {"init": _init, "catalog": _catalog, "run": _run, "check": _check, "clean": _clean, "sample": _sample, "list": _list, "show": _show, "screen": _screen, "deploy": _deploy, "schema": _schema, "builtins": _builtins}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@
 spec -> source -> train/holdout split -> candidate generators fit -> select one -> sample -> validate
      -> gates -> report + card -> publish atomically (or quarantine)
 
-Each step is one function taking the `Run` (see run.py; the record is in record.py) and filling its
+Each step is one function taking the `Run` (see runs.py; the record is in record.py) and filling its
 named fields of the record, so the Prefect flow can make each step a task and the CLI and tests can
 call the same functions without Prefect (`run_pipeline`). `STEPS` is the one list of steps; the flow
 iterates it too. Where a step has independent pieces (candidates to train, classes to draw, metric
@@ -23,11 +23,11 @@ from typing import Any, Callable
 
 from synthgen import publish as pub
 from synthgen.atomic import atomic_directory, private_dir
-from synthgen.catalog import latest_card, published_model, unchanged_since, version_card
+from synthgen.catalog import latest_card, published_model, unchanged_since, version_card, write_catalog
 from synthgen.cluster import fan_out, outcome, worker_name
 from synthgen.errors import GateFailed, InputError, SynthgenError, Unchanged
 from synthgen.record import Candidate, RunRecord, SampledFrom, SampleRecord, SourceRecord
-from synthgen.run import Run
+from synthgen.runs import Run
 from synthgen.spec import LoadedSpec, load_spec, training_key
 
 CANDIDATES = "candidates"   # work/candidates/<i>/: each candidate's model, copied in under its store lock
@@ -373,13 +373,27 @@ def finish(run: Run) -> Path:
                 with pub.locked(run.model_lock(candidate)):
                     pub.remove_folder(run.model_store(candidate), empty_parents=0)
         pub.prune_versions(final.parent, run.spec.output.keep)
+        _refresh_catalog(run.out_dir)
         return final
     where = pub.quarantine(run.path, run.out_dir, record.dataset, record.version, verdict["reasons"],
                            next_steps=verdict.get("next_steps", {}))
+    _refresh_catalog(run.out_dir)
     what = "the sample fell short of its counts" if any(c["kind"] == "sampling" for c in verdict["checks"]) \
         else "gates failed"
     raise GateFailed(f"{record.dataset}: {what}, nothing published; evidence in {where}\n  "
                      + "\n  ".join(verdict["reasons"]), reasons=verdict["reasons"], quarantine=str(where))
+
+
+def _refresh_catalog(out_dir: Path) -> None:
+    """The output folder's catalogue page after a publish or a refusal; a page that cannot be written is a
+    warning, never a lost version (`synthgen catalog` writes it again)."""
+    import warnings
+
+    try:
+        write_catalog(out_dir)
+    except (OSError, SynthgenError, ValueError, KeyError) as exc:
+        warnings.warn(f"{Path(out_dir) / 'index.html'}: the catalogue page was not updated ({exc}); "
+                      "run `synthgen catalog` to write it", stacklevel=2)
 
 
 @dataclass(frozen=True)

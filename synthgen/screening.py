@@ -311,13 +311,14 @@ def scorer_for_spec(spec, base_dir: Path, *, out: str | Path | None = None):
 def screen_spec(spec_path: str | Path, *, input: str | Path | None = None, out: str | Path | None = None,
                 overrides: list[str] | tuple[str, ...] = (), datasets: str | Path | None = None,
                 chunk_size: int = CHUNK, workers: int | None = None, cluster: str | None = None,
-                tls: list[str] | None = None, insecure: bool = False) -> dict[str, Any]:
+                tls: list[str] | None = None, insecure: bool = False, loaded=None) -> dict[str, Any]:
     """`synthgen screen SPEC [--input PATH]`: without --input, the spec's own holdout split (in memory);
-    an --input is streamed in ranges of `chunk_size` items, on a dask cluster with --workers/--cluster."""
+    an --input is streamed in ranges of `chunk_size` items, on a dask cluster with --workers/--cluster.
+    `loaded` gives the spec already validated (a dict from the Python API) instead of reading `spec_path`."""
     from synthgen.publish import new_version
     from synthgen.spec import load_spec
 
-    loaded = load_spec(spec_path, overrides)
+    loaded = loaded or load_spec(spec_path, overrides)
     spec = loaded.spec
     if chunk_size < 1:
         raise InputError(f"--chunk-size {chunk_size}: give at least 1")

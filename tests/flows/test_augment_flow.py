@@ -34,6 +34,9 @@ def test_flow_publishes_and_leaves_artifacts(spec_file, tmp_path, validations):
     assert table is not None and "dcr_share" in table.data
     link = _artifact("arrests-tiny-dataset")
     assert link is not None and final in link.data
+    catalog = _artifact("synthgen-catalog")            # the output folder's catalogue, as the page lists it
+    assert catalog is not None and final.split("/")[-1] in catalog.data and "published LATEST" in catalog.data
+    assert (out / "index.html").is_file() and final.split("/")[-1] in (out / "index.html").read_text()
 
 
 def test_flow_refuses_on_failed_gate(spec_file, tmp_path):
@@ -47,6 +50,19 @@ def test_flow_refuses_on_failed_gate(spec_file, tmp_path):
     assert len(list((out / "_quarantine" / "arrests_tiny").iterdir())) == 1
     summary = _artifact("arrests-tiny-summary")
     assert "REFUSED" in summary.data
+    refused = next((out / "_quarantine" / "arrests_tiny").iterdir()).name
+    catalog = _artifact("synthgen-catalog")            # a refusal is in the catalogue too, with its failing gate
+    assert refused in catalog.data and "refused" in catalog.data
+    assert refused in (out / "index.html").read_text() and "quality_score" in (out / "index.html").read_text()
+
+
+def test_the_python_api_runs_a_dict_spec_as_the_prefect_flow(tmp_path):
+    import synthgen
+
+    result = synthgen.run(tiny_spec(), out=tmp_path / "out", prefect=True, base_dir=tmp_path)
+    assert result.status == "published" and result.path.parent.name == "arrests_tiny"
+    assert result.card["spec"]["name"] == "arrests_tiny" and result.data().height == 600
+    assert set(result.card["tasks"]) >= {"load-data", "train-generator", "validate"}   # ran as Prefect tasks
 
 
 def test_image_flow_publishes_a_labeled_image_set(spec_file, tmp_path):

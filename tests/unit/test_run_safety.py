@@ -75,6 +75,9 @@ def test_four_concurrent_runs_of_one_spec_give_four_intact_versions(spec_file, t
     assert sum(card["reused_model"] is None for card in cards) == 1
     assert len({card["model_key"] for card in cards}) == 1
     assert not [p for p in (out / ".staging").glob("*") if p.name != "checkpoints"] if (out / ".staging").exists() else True
+    # the catalogue page was rewritten by each run under the output folder's lock: it lists all four versions
+    page = (out / "index.html").read_text()
+    assert all(v.name in page for v in versions), page
 
 
 def test_killed_run_leaves_no_dataset_and_the_next_run_resumes_and_cleans_up(spec_file, digit_folder, tmp_path):
