@@ -160,6 +160,13 @@ def test_an_init_spec_runs_through_the_python_api_and_the_catalogue_lists_it(tab
     assert again.status == "unchanged" and again.version == result.version
     loaded = synthgen.load("pima", out)
     assert loaded.version == result.version and loaded.card == result.card
+    # new data screened with the spec's anomaly scorer (ECOD on the "No" rows), from the notebook as well
+    new_rows = tmp_path / "new_rows.csv"
+    pl.read_csv(tables["pima"]).head(80).write_csv(new_rows)
+    screened = loaded.screen({**draft.spec, "screen": {"normal_classes": ["No"], "scorer": {"name": "ecod"}}},
+                             new_rows, out=tmp_path / "screening", base_dir=tmp_path)
+    assert screened["n"] == 80 and 0 <= screened["flagged"] <= 80 and "auroc" in screened
+    assert (tmp_path / "screening" / "report.html").is_file()
 
     # an image folder's drafted spec, as a dict (its relative path taken from base_dir), refused by a gate it
     # cannot meet: the refusal is the CLI's exception, with the refused version attached
