@@ -164,10 +164,15 @@ def run(spec: Any, *, overrides: list[str] | tuple[str, ...] = (), out: str | Pa
     raises GateFailed (with `.result`, the refused version) or InputError."""
     loaded = load_spec(spec, overrides, base_dir=base_dir)
     if prefect:
-        ended = flow("augment")(str(loaded.path), list(overrides), str(out) if out else None, progress=progress,
-                                force=force, spec=None if isinstance(spec, (str, Path))
-                                else loaded.spec.model_dump(mode="json"))
-        return Result.from_folder(ended.final, "unchanged" if ended.status == "unchanged" else "published")
+        def via_flow():
+            ended = flow("augment")(str(loaded.path), list(overrides), str(out) if out else None, progress=progress,
+                                    force=force, spec=None if isinstance(spec, (str, Path))
+                                    else loaded.spec.model_dump(mode="json"))
+            if ended.status == "unchanged":
+                raise Unchanged(ended.message, latest=ended.final)
+            return ended.final
+
+        return _published(via_flow)
 
     def direct():
         from synthgen import pipeline

@@ -22,6 +22,7 @@ LABEL_NAMES = ("label", "labels", "target", "class", "y", "outcome", "diagnosis"
 MAX_LABEL_CLASSES = 50
 ID_NAME = re.compile(r"(^|[_\-\s.])(id|uuid|guid|key|index|idx|record|row)$|^(id|uuid|guid|index|idx)[_\-\s.]?",
                      re.IGNORECASE)
+DRAFT_SIZE = 64   # the image side init proposes for pictures larger than this or of several sizes
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".tab", ".data", ".dat", ".parquet", ".pq")
 
 
@@ -239,8 +240,22 @@ def _draft_images(draft: Draft, path: Path) -> None:
     fmt = infer_format(path)
     draft.spec["source"]["format"] = fmt
     source = ImageSourceSpec(path=str(path.resolve()), format=fmt)
-    data, info = read_images(source, ImageShapeSpec(), path.parent)
+    try:
+        data, info = read_images(source, ImageShapeSpec(), path.parent)
+        size_reason = None
+    except InputError as exc:   # pictures of several sizes: a run needs one, so propose it (with the reason)
+        if "image.size" not in str(exc):
+            raise
+        data, info = read_images(source, ImageShapeSpec(size=DRAFT_SIZE), path.parent)
+        size_reason = (f"the images are not all one size ({_comment(str(exc).split(': ', 1)[-1])[:160]}): a run "
+                       f"needs one; {DRAFT_SIZE} px trains in minutes on a CPU, raise it for finer detail")
     h, w, c = data.shape
+    if size_reason is None and h > DRAFT_SIZE:
+        size_reason = (f"the images are {h} px: the GAN would train at that size (slow on a CPU, and small image "
+                       f"sets rarely carry that much detail); {DRAFT_SIZE} px is proposed, raise it for detail")
+    if size_reason:
+        draft.spec["image"] = {"size": DRAFT_SIZE}
+        draft.choices.append(Choice("image.size", DRAFT_SIZE, size_reason))
     counts = {cls: int(np.sum(data.labels == cls)) for cls in data.classes}
     shown = ", ".join(f"{excerpt(k, 30)}: {v}" for k, v in list(counts.items())[:10])
     draft.summary.append(f"{path.name}: {len(data):,} images, {len(counts)} classes, {h}x{w} px, "
@@ -329,6 +344,8 @@ def render(draft: Draft) -> str:
         lines.append(f"  # class_names: {{}}  # {_comment(reasons['source.class_names'])}")
     if "classes" in reasons:
         lines.append(f"# {_comment(reasons['classes'])}")
+    if "image" in spec:
+        lines += ["image:", f"  size: {spec['image']['size']}  # {_comment(reasons.get('image.size', ''))}"]
     if "label" in spec:
         lines.append(f"label: {_scalar(spec['label'])}  # {_comment(reasons['label'])}")
     if spec.get("columns"):

@@ -63,6 +63,12 @@ def test_the_python_api_runs_a_dict_spec_as_the_prefect_flow(tmp_path):
     assert result.status == "published" and result.path.parent.name == "arrests_tiny"
     assert result.card["spec"]["name"] == "arrests_tiny" and result.data().height == 600
     assert set(result.card["tasks"]) >= {"load-data", "train-generator", "validate"}   # ran as Prefect tasks
+    again = synthgen.run(tiny_spec(), out=tmp_path / "out", prefect=True, base_dir=tmp_path)
+    assert again.status == "unchanged" and again.version == result.version
+    with pytest.raises(GateFailed) as refused:          # the flow's refusal is the CLI's exception, as without Prefect
+        synthgen.run(tiny_spec(), overrides=["gates.quality_score=0.9999"], out=tmp_path / "out", prefect=True,
+                     force=True)
+    assert refused.value.result.status == "refused" and "quality_score" in refused.value.result.next_steps
 
 
 def test_image_flow_publishes_a_labeled_image_set(spec_file, tmp_path):

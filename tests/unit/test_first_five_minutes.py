@@ -145,6 +145,28 @@ def test_init_for_image_folders_and_npz(digit_folder, tmp_path):
     assert draft.spec["source"]["format"] == "npz" and "class_names" in draft.yaml()
 
 
+def test_init_for_dicom_and_nifti_proposes_one_image_size_with_its_reason(tmp_path):
+    """pydicom's bundled CT (128 px) and MR (64 px) scans as two class folders, and a NIfTI volume."""
+    import nibabel as nib
+    import pydicom
+
+    dicom = Path(pydicom.__file__).parent / "data" / "test_files"
+    for cls, name in (("ct", "CT_small.dcm"), ("mr", "MR_small.dcm")):
+        (tmp_path / "scans" / cls).mkdir(parents=True)
+        for k in range(2):
+            shutil.copy(dicom / name, tmp_path / "scans" / cls / f"{k}.dcm")
+    draft = synthgen.draft(tmp_path / "scans", spec_dir=tmp_path)
+    assert draft.spec["source"]["format"] == "dicom" and draft.spec["image"] == {"size": 64}
+    assert "not all one size" in {c.key: c.reason for c in draft.choices}["image.size"]
+    assert synthgen.load_spec(draft.write(tmp_path / "scans.yaml")).spec.image.size == 64
+    volume = np.zeros((16, 16, 12), np.float32)
+    volume[4:12, 4:12, 2:10] = np.linspace(10, 500, 8 * 8 * 8).reshape(8, 8, 8)
+    nib.save(nib.Nifti1Image(volume, np.eye(4)), tmp_path / "brain.nii.gz")
+    nifti = synthgen.draft(tmp_path / "brain.nii.gz", spec_dir=tmp_path)
+    assert nifti.spec["source"]["format"] == "nifti" and nifti.spec["name"] == "brain" and "image" not in nifti.spec
+    assert "8 images, 1 classes" in nifti.yaml() and "a labeled generator needs two" in " ".join(nifti.warnings)
+
+
 # -- the Python API and the catalogue -------------------------------------------------------------------
 
 def test_an_init_spec_runs_through_the_python_api_and_the_catalogue_lists_it(tables, digit_folder, tmp_path):
