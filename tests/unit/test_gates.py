@@ -307,3 +307,24 @@ def test_distance_gates_fail_on_copies_and_near_copies_and_pass_fresh_rows(cance
     if bad == "near_copies":
         exact = run_metrics(ValidationContext(train, judged, synthetic), ["exact_copy_excess"])
         assert exact["exact_copy_excess"].value <= DEFAULTS["exact_copy_excess"]   # invisible to exact matching
+
+
+def test_rank_auroc_equals_sklearn_binary_and_one_vs_rest_with_ties():
+    """The no-harm bootstrap's AUROC (ranks, 22x faster) must be sklearn's roc_auc_score, ties included."""
+    from sklearn.metrics import roc_auc_score
+
+    from synthgen.validation.utility import _auroc
+
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        k = 2 + trial % 3
+        classes = np.array([f"c{i}" for i in range(k)])
+        y = classes[np.r_[np.arange(k), rng.integers(0, k, 40)]]
+        proba = rng.random((len(y), k))
+        proba = (np.round(proba, 1) + 0.01) if trial % 2 else proba      # ties on every other trial
+        proba /= proba.sum(axis=1, keepdims=True)
+        renormalised = proba / proba.sum(axis=1, keepdims=True)   # as the sklearn call this replaced was given
+        expected = roc_auc_score(y == classes[1], proba[:, 1]) if k == 2 else \
+            roc_auc_score(y, renormalised, multi_class="ovr", average="macro", labels=classes)
+        assert abs(_auroc(y, proba, classes) - expected) < 1e-12
+    assert _auroc(np.array(["a", "a"]), np.ones((2, 2)), np.array(["a", "b"])) == 0.5
