@@ -213,12 +213,14 @@ def catalog_html(root: Path) -> str:
         "<title>synthgen catalogue</title><style>",
         "body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;width:100%;"
         "margin:.5em 0 1.5em}th,td{border-bottom:1px solid #ddd;padding:.35em .6em;text-align:left;vertical-align:top}"
-        "th{background:#f4f4f4}.published{color:#176f2c;font-weight:600}.refused{color:#a61b1b;font-weight:600}"
+        "th{background:#f4f4f4}td.published{color:#176f2c;font-weight:600}td.refused{color:#a61b1b;font-weight:600}"
+        "tr.refused{background:#fff6f6}"
         ".near{font-size:12px;color:#555}.fail{color:#a61b1b}nav a{margin-right:1em}",
         "</style></head><body>",
         "<h1>synthgen catalogue</h1>",
-        f"<p>{esc(str(root))} &middot; {len(by_dataset)} datasets, {published} published and "
-        f"{len(rows) - published} refused versions &middot; written "
+        f"<p>{esc(str(root))} &middot; {len(by_dataset)} dataset{'s' if len(by_dataset) != 1 else ''}: "
+        f"{published} published and {len(rows) - published} refused version{'s' if len(rows) - published != 1 else ''}"
+        " &middot; written "
         f"{esc(datetime.now(timezone.utc).isoformat(timespec='seconds'))}</p>",
     ]
     if not rows:
