@@ -65,16 +65,14 @@ def _artifacts(run: Run) -> None:
 def catalog_artifact(out_dir) -> None:
     """The output folder's catalogue (every dataset and version, published and refused) as a Prefect
     artifact beside the page `pipeline.finish` wrote: Prefect's UI then lists datasets, not only runs."""
-    from synthgen.catalog import CATALOG_FILE, versions
+    from synthgen.catalog import CATALOG_FILE, closest_text, versions
 
     root = Path(out_dir)
     rows = versions(root) if root.is_dir() else []
     lines = ["| dataset | version | status | created | rows | gates | closest / failing |", "|---|---|---|---|---|---|---|"]
     for r in reversed(rows):
-        near = "; ".join(f"{c['metric']} {c['value']:.3g} (gate {c['threshold']:.3g})"
-                         for c in r["closest_gates"] if c["value"] is not None)
         cells = [r["dataset"], r["version"], r["status"] + (" LATEST" if r["latest"] else ""), r["created"] or "",
-                 f"{r['rows'] or 0:,}", f"{r['gates_passed']}/{r['gates']}", near]
+                 f"{r['rows'] or 0:,}", f"{r['gates_passed']}/{r['gates']}", closest_text(r)]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     page = root / CATALOG_FILE
     create_markdown_artifact(key="synthgen-catalog", description=f"every dataset and version in {root}",

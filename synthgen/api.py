@@ -15,7 +15,6 @@ retries, artifacts); the default calls them directly.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,8 +27,6 @@ def flow(name: str):
     """A Prefect flow (or flow helper) from the `synthgen.flows` entry points: the orchestration layer
     registers itself, the library never imports it (the CLI and the Python API both run flows through this)."""
     from importlib.metadata import entry_points
-
-    from synthgen.errors import SynthgenError
 
     found = [ep for ep in entry_points(group="synthgen.flows") if ep.name == name]
     if not found:
@@ -50,11 +47,12 @@ class Result:
 
     @classmethod
     def from_folder(cls, folder: str | Path, status: str | None = None) -> Result:
+        from synthgen.catalog import read_card
+
         folder = Path(folder)
-        try:
-            card = json.loads((folder / "card.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{folder / 'card.json'}: not a synthgen version folder ({exc})") from None
+        card = read_card(folder)
+        if card is None:
+            raise InputError(f"{folder / 'card.json'}: missing or unreadable: not a synthgen version folder")
         status = status or ("published" if card.get("verdict", {}).get("passed") else "refused")
         return cls(card["dataset"], card["version"], status, folder, card)
 
@@ -89,23 +87,14 @@ class Result:
 
     def data(self):
         """The synthetic data: a polars DataFrame (tables) or a `LabeledImages` (`.images` uint8 N x H x W x C,
-        `.labels`, `.classes`)."""
-        import numpy as np
+        `.labels`, `.classes`), read by the modality's adapter as the pipeline reads it."""
+        from synthgen.modalities import MODALITIES
 
-        if (self.path / "data.parquet").is_file():
-            import polars as pl
-
-            return pl.read_parquet(self.path / "data.parquet")
-        if (self.path / "data.npz").is_file():
-            from synthgen.data import LabeledImages
-
-            with np.load(self.path / "data.npz", allow_pickle=False) as npz:
-                classes = tuple(str(c) for c in npz["label_names"])
-                images = npz["train_images"]
-                labels = np.array(classes, dtype=object)[npz["train_labels"][:, 0]]
-            return LabeledImages(images=images[..., None] if images.ndim == 3 else images, labels=labels,
-                                 classes=classes, origin="synthetic")
-        raise InputError(f"{self.path}: no synthetic data here (data.parquet or data.npz)")
+        try:
+            return MODALITIES.get(self.modality).read_synthetic(self.path)
+        except FileNotFoundError:
+            raise InputError(f"{self.path}: no synthetic data here (a version folder holds data.parquet or "
+                             "data.npz)") from None
 
     def sample(self, *, rows: int | None = None, per_class: dict[str, int] | None = None, seed: int | None = None,
                prefect: bool = False, progress: bool = False) -> Result:
@@ -144,9 +133,8 @@ def load_spec(spec: Any, overrides: list[str] | tuple[str, ...] = (), *, base_di
     from synthgen.drafting import Draft
     from synthgen.spec import load_spec as load_file, spec_from_dict
 
-    if isinstance(spec, Draft):
-        return spec_from_dict(spec.spec, Path(spec.base_dir) / f"{spec.spec['name']}.yaml", overrides,
-                              origin=f"the drafted spec {spec.spec['name']!r}")
+    if isinstance(spec, Draft):   # a draft is its dict, its paths relative to the folder it was drafted for
+        return load_spec(spec.spec, overrides, base_dir=spec.base_dir)
     if isinstance(spec, dict):
         name = spec.get("name", "spec") if isinstance(spec.get("name"), str) else "spec"
         return spec_from_dict(spec, Path(base_dir or Path.cwd()) / f"{name}.yaml", overrides,
@@ -174,14 +162,10 @@ def run(spec: Any, *, overrides: list[str] | tuple[str, ...] = (), out: str | Pa
 
         return _published(via_flow)
 
-    def direct():
-        from synthgen import pipeline
+    from synthgen.pipeline import run_pipeline
 
-        run_ = pipeline.start_run(loaded.path, overrides, out, progress=progress, force=force, loaded=loaded)
-        pipeline.run_steps(run_)
-        return pipeline.finish(run_)
-
-    return _published(direct)
+    return _published(lambda: run_pipeline(loaded.path, overrides, out, progress=progress, force=force,
+                                           loaded=loaded))
 
 
 def _published(call) -> Result:
@@ -210,7 +194,8 @@ def load(dataset: str, datasets: str | Path = DEFAULT_DATASETS_DIR, version: str
     from synthgen.catalog import show
 
     found = show(datasets, dataset, version)
-    return Result.from_folder(found["path"], found["status"])
+    card = found["card"]
+    return Result(card["dataset"], card["version"], found["status"], Path(found["path"]), card)
 
 
 def versions(datasets: str | Path = DEFAULT_DATASETS_DIR, dataset: str | None = None) -> list[dict[str, Any]]:

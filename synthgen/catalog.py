@@ -11,7 +11,7 @@ from synthgen.errors import InputError
 from synthgen.publish import QUARANTINE
 
 
-def _card(folder: Path) -> dict | None:
+def read_card(folder: Path) -> dict | None:
     """The card a version folder holds (with the folder as `path`), or None."""
     try:
         return json.loads((Path(folder) / "card.json").read_text()) | {"path": str(folder)}
@@ -24,7 +24,7 @@ def version_card(out_dir: str | Path, dataset: str, version: str) -> dict | None
     no argument reaches a refused version in `_quarantine/` or a folder outside the output folder."""
     from synthgen.publish import checked, checked_version
 
-    return _card(Path(out_dir) / checked(dataset, "dataset") / checked_version(version))
+    return read_card(Path(out_dir) / checked(dataset, "dataset") / checked_version(version))
 
 
 def latest_card(out_dir: str | Path, dataset: str) -> dict | None:
@@ -103,7 +103,7 @@ def versions(datasets: str | Path, dataset: str | None = None) -> list[dict[str,
             pointer = ds / "LATEST"
             latest = pointer.read_text().strip() if pointer.is_file() else None
             for folder in sorted(p for p in ds.iterdir() if p.is_dir()):
-                card = _card(folder)
+                card = read_card(folder)
                 if card is not None:
                     rows.append(summary(card, folder, status=status, latest=folder.name == latest))
     if dataset and not rows:
@@ -125,14 +125,20 @@ def show(datasets: str | Path, dataset: str, version: str | None = None) -> dict
             raise InputError(f"{Path(datasets) / dataset / version}: no version {version!r} of {dataset!r} "
                              f"(versions: {', '.join(r['version'] for r in found)})")
     row = chosen[-1]
-    return row | {"card": _card(Path(row["path"]))}
+    return row | {"card": read_card(Path(row["path"]))}
+
+
+def closest_text(row: dict[str, Any], digits: int = 3) -> str:
+    """A version's gates closest to their thresholds as one line: `list`, the catalogue page and its
+    Prefect artifact all show them so."""
+    return "; ".join(f"{c['metric']} {c['value']:.{digits}g} (gate {c['threshold']:.{digits}g})"
+                     for c in row["closest_gates"] if c["value"] is not None)
 
 
 def list_text(rows: list[dict[str, Any]]) -> str:
     lines = []
     for r in rows:
-        near = "; ".join(f"{c['metric']} {c['value']:.3g} (gate {c['threshold']:.3g})" for c in r["closest_gates"]
-                         if c["value"] is not None)
+        near = closest_text(r)
         origin = f" sampled from {r['sampled_from']}" if r["sampled_from"] else ""
         lines.append(f"{r['dataset']:20} {r['version']:24} {r['status']:9}{' LATEST' if r['latest'] else '       '} "
                      f"{r['rows'] or 0:>7} rows  gates {r['gates_passed']}/{r['gates']}{origin}  {near}")
@@ -239,15 +245,13 @@ def catalog_html(root: Path) -> str:
             status = r["status"] + (" (LATEST)" if r["latest"] else "")
             origin = f" sampled from {esc(r['sampled_from'])}" if r.get("sampled_from") else ""
             if r["status"] == "refused":
-                card = _card(folder) or {}
+                card = read_card(folder) or {}
                 detail = "".join(f"<li class='fail'>{esc(f['metric'])} {num(f['value'])} (gate "
                                  f"{num(f['threshold'])})" + (f": try {esc(f['next_step'])}" if f["next_step"] else "")
                                  + "</li>" for f in _failures(card))
                 detail = f"<ul>{detail}</ul>" if detail else ""
             else:
-                detail = "<span class='near'>" + "; ".join(
-                    f"{esc(c['metric'])} {num(c['value'])} (gate {num(c['threshold'])})" for c in r["closest_gates"]
-                ) + "</span>"
+                detail = f"<span class='near'>{esc(closest_text(r, 4))}</span>"
             parts.append(
                 f"<tr class='version {esc(r['status'])}'><td><a href='{esc(link)}'>{esc(r['version'])}</a>{origin}</td>"
                 f"<td class='{esc(r['status'])}'>{esc(status)}</td><td>{esc(str(r['created'] or ''))}</td>"

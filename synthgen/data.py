@@ -100,7 +100,7 @@ def rare_class_plan(counts: dict[str, int], *, min_rows: int, policy: str, origi
                                         f"rows into `other` (split.rare_classes=merge): {shown}"]
 
 
-def _infer_kind(series: pl.Series) -> Kind:
+def infer_kind(series: pl.Series) -> Kind:
     dtype = series.dtype
     if dtype.is_temporal():
         return "datetime"
@@ -195,7 +195,7 @@ def prepare_table(
                 f"{origin}: column {excerpt(name)} is entirely null; drop it (columns.{name}.type: drop)"
             )
         wanted = overrides.get(name)
-        kind: Kind = wanted if wanted in ("numeric", "categorical", "datetime") else _infer_kind(series)
+        kind: Kind = wanted if wanted in ("numeric", "categorical", "datetime") else infer_kind(series)
         if name == label:
             kind = "categorical"
         if kind == "numeric" and not series.dtype.is_numeric():

@@ -11,12 +11,14 @@ spelled out, commented, with its description, so the file documents itself. `syn
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from synthgen.errors import InputError, excerpt
+from synthgen.publish import NAME_PATTERN
 
 LABEL_NAMES = ("label", "labels", "target", "class", "y", "outcome", "diagnosis", "response")
 MAX_LABEL_CLASSES = 50
@@ -100,14 +102,9 @@ def draft_spec(path: str | Path, *, label: str | None = None, modality: str | No
     modality = modality or detect_modality(path)
     if modality not in ("tabular", "image"):
         raise InputError(f"--modality {modality!r}: choose tabular or image")
-    try:
-        source_path = Path(path.resolve()).relative_to(spec_dir).as_posix()
-    except ValueError:
-        import os
-
-        source_path = os.path.relpath(path.resolve(), spec_dir) if path.anchor == spec_dir.anchor else str(path.resolve())
+    source_path = Path(os.path.relpath(path.resolve(), spec_dir)).as_posix()
     name = name or dataset_name(path)
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_\-]{0,99}", name):
+    if not NAME_PATTERN.fullmatch(name):
         raise InputError(f"--name {excerpt(name)}: a dataset name is lower-case letters, digits, '_' or '-' "
                          "(at most 100), starting with a letter or digit")
     draft = Draft(spec={"modality": modality, "name": name, "source": {"path": source_path}}, base_dir=spec_dir)
@@ -137,10 +134,7 @@ def _draft_table(draft: Draft, path: Path, label: str | None) -> None:
         raise InputError(f"{path}: {frame.height} rows and {frame.width} columns: a labeled table needs rows and at "
                          "least two columns")
     draft.summary.append(f"{path.name}: {frame.height:,} rows, {frame.width} columns ({info.kind})")
-    draft.summary += list(info.notes)
-    if info.notes and any("separator" in n for n in info.notes):
-        sep = next(n for n in info.notes if "separator" in n)
-        draft.choices.append(Choice("source.separator", None, sep))
+    draft.summary += list(info.notes)   # e.g. a sniffed separator: a run sniffs it the same way
     label = _choose_label(frame, label, path)
     draft.spec["label"] = label
     counts = frame.get_column(label).cast(pl.String).value_counts(sort=True)
@@ -170,13 +164,12 @@ def _choose_label(frame, label: str | None, path: Path) -> str:
             raise InputError(f"{path}: --label {excerpt(label)} is not a column (columns: "
                              f"{', '.join(excerpt(c, 40) for c in frame.columns[:30])})")
         return label
-    named = [c for c in frame.columns if c.strip().lower() in LABEL_NAMES]
-    fits = [c for c in named if 2 <= frame.get_column(c).drop_nulls().n_unique() <= MAX_LABEL_CLASSES]
+    distinct = {c: frame.get_column(c).drop_nulls().n_unique() for c in frame.columns}
+    fits = [c for c in frame.columns if c.strip().lower() in LABEL_NAMES and 2 <= distinct[c] <= MAX_LABEL_CLASSES]
     if len(fits) == 1:
         return fits[0]
-    could = [c for c in frame.columns
-             if 2 <= frame.get_column(c).drop_nulls().n_unique() <= min(MAX_LABEL_CLASSES, max(2, frame.height // 10))]
-    listed = ", ".join(f"{excerpt(c, 40)} ({frame.get_column(c).drop_nulls().n_unique()} values)" for c in could[:12])
+    could = [c for c in frame.columns if 2 <= distinct[c] <= min(MAX_LABEL_CLASSES, max(2, frame.height // 10))]
+    listed = ", ".join(f"{excerpt(c, 40)} ({distinct[c]} values)" for c in could[:12])
     why = (f"several columns are named like a label ({', '.join(excerpt(c, 40) for c in fits)})" if len(fits) > 1
            else "no column is named like a label (label, target, class, outcome, …)")
     raise InputError(f"{path}: {why}; say which column the synthetic data is labeled by with --label COLUMN"
@@ -184,43 +177,45 @@ def _choose_label(frame, label: str | None, path: Path) -> str:
 
 
 def _column_kind(series, n: int, limits) -> tuple[str, str]:
-    """(type, reason) for one column, by the rules `prepare_table` applies plus the ones it cannot know
-    (an identifier, a constant)."""
+    """(type, reason) for one column: the type a run infers (`data.infer_kind`), except where a run cannot know
+    better or would refuse the column: an identifier, a constant, an empty column, free text, too many
+    categories (drop), and whole-number codes stored as decimals (categorical)."""
     import polars as pl
 
-    from synthgen.data import SMALL_INT_CATEGORIES
+    from synthgen.data import SMALL_INT_CATEGORIES, infer_kind
 
     values = series.drop_nulls()
     distinct = values.n_unique()
     dtype = series.dtype
+    textual = dtype in (pl.String, pl.Categorical, pl.Enum)
     if len(values) == 0:
         return "drop", "empty in every row: nothing to learn (a run refuses an all-null column)"
     if distinct == 1:
         return "drop", f"the same value in every non-empty row ({len(values):,} rows): it carries nothing"
-    if dtype.is_temporal():
-        return "datetime", f"dates/times ({dtype})"
-    textual = dtype in (pl.String, pl.Categorical, pl.Enum)
     unique_rows = distinct == len(values) and len(values) >= 0.95 * n
     if (dtype.is_integer() or textual) and unique_rows and (ID_NAME.search(series.name) or textual
                                                             or _consecutive(values)):
         return "drop", (f"a different value in every row ({distinct:,} of {n:,}): an identifier; it would only "
                         "teach the generator to copy real IDs")
-    if textual or dtype == pl.Boolean:
-        if textual and distinct > max(limits.near_unique_ratio * n, 20):
-            return "drop", (f"text with {distinct:,} distinct values in {n:,} rows: free text or an identifier; a "
-                            "category this wide would be copied, not learned (a run refuses it)")
-        if distinct > limits.max_categories:
-            return "drop", (f"{distinct:,} categories (more than validation.max_categories="
-                            f"{limits.max_categories}); group rare values upstream to keep it")
-        return "categorical", f"{'yes/no' if dtype == pl.Boolean else 'text'} with {distinct} values"
-    if dtype.is_integer() and distinct <= SMALL_INT_CATEGORIES:
-        return "categorical", f"whole numbers with only {distinct} distinct values: a code, not a quantity"
+    if textual and distinct > max(limits.near_unique_ratio * n, 20):
+        return "drop", (f"text with {distinct:,} distinct values in {n:,} rows: free text or an identifier; a "
+                        "category this wide would be copied, not learned (a run refuses it)")
     if dtype.is_float() and distinct <= SMALL_INT_CATEGORIES and bool((values == values.round(0)).all()):
         return "categorical", (f"whole numbers stored as decimals, only {distinct} distinct values: a code, not "
                                "a quantity")
-    if dtype.is_numeric():
-        return "numeric", f"numbers with {distinct:,} distinct values"
-    return "drop", f"type {dtype} is not a number, text, yes/no or date: synthgen cannot model it"
+    try:
+        kind = infer_kind(series)
+    except InputError:
+        return "drop", f"type {dtype} is not a number, text, yes/no or date: synthgen cannot model it"
+    if kind == "categorical" and distinct > limits.max_categories:
+        return "drop", (f"{distinct:,} categories (more than validation.max_categories={limits.max_categories}); "
+                        "group rare values upstream to keep it")
+    if kind == "datetime":
+        return kind, f"dates/times ({dtype})"
+    if kind == "numeric":
+        return kind, f"numbers with {distinct:,} distinct values"
+    what = "yes/no" if dtype == pl.Boolean else "text" if textual else "whole numbers"
+    return kind, f"{what} with {distinct} values" + (": a code, not a quantity" if what == "whole numbers" else "")
 
 
 def _consecutive(values) -> bool:
@@ -232,10 +227,9 @@ def _consecutive(values) -> bool:
 # -- images ---------------------------------------------------------------------------------------------
 
 def _draft_images(draft: Draft, path: Path) -> None:
-    import numpy as np
-
-    from synthgen.spec import ImageShapeSpec, ImageSourceSpec, SplitSpec
+    from synthgen.sources.conform import MixedImages
     from synthgen.sources.images import infer_format, read_images
+    from synthgen.spec import ImageShapeSpec, ImageSourceSpec, SplitSpec
 
     fmt = infer_format(path)
     draft.spec["source"]["format"] = fmt
@@ -243,8 +237,8 @@ def _draft_images(draft: Draft, path: Path) -> None:
     try:
         data, info = read_images(source, ImageShapeSpec(), path.parent)
         size_reason = None
-    except InputError as exc:   # pictures of several sizes: a run needs one, so propose it (with the reason)
-        if "image.size" not in str(exc):
+    except MixedImages as exc:   # pictures of several sizes: a run needs one, so propose it (with the reason)
+        if exc.what != "size":
             raise
         data, info = read_images(source, ImageShapeSpec(size=DRAFT_SIZE), path.parent)
         size_reason = (f"the images are not all one size ({_comment(str(exc).split(': ', 1)[-1])[:160]}): a run "
@@ -256,7 +250,7 @@ def _draft_images(draft: Draft, path: Path) -> None:
     if size_reason:
         draft.spec["image"] = {"size": DRAFT_SIZE}
         draft.choices.append(Choice("image.size", DRAFT_SIZE, size_reason))
-    counts = {cls: int(np.sum(data.labels == cls)) for cls in data.classes}
+    counts = data.class_counts()
     shown = ", ".join(f"{excerpt(k, 30)}: {v}" for k, v in list(counts.items())[:10])
     draft.summary.append(f"{path.name}: {len(data):,} images, {len(counts)} classes, {h}x{w} px, "
                          f"{'gray' if c == 1 else 'RGB'}")
@@ -300,6 +294,8 @@ def _defaults_block(spec, written: set[str]) -> list[str]:
 
     def walk(obj: BaseModel, indent: int) -> None:
         for key, info in type(obj).model_fields.items():
+            if indent == 0 and (key in written or key in ("modality", "name")):
+                continue
             value = getattr(obj, key)
             desc = f"  # {_comment(info.description)}" if info.description else ""
             pad = "#" + "  " * indent + " "
@@ -307,19 +303,9 @@ def _defaults_block(spec, written: set[str]) -> list[str]:
                 lines.append(f"{pad}{key}:{desc}")
                 walk(value, indent + 1)
             else:
-                shown = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
-                lines.append(f"{pad}{key}: {_scalar(shown) if not isinstance(shown, (list, dict)) else json.dumps(shown)}{desc}")
+                lines.append(f"{pad}{key}: {_scalar(value)}{desc}")
 
-    for key, info in type(spec).model_fields.items():
-        if key in written or key in ("modality", "name"):
-            continue
-        value = getattr(spec, key)
-        if isinstance(value, BaseModel):
-            lines.append(f"# {key}:" + (f"  # {_comment(info.description)}" if info.description else ""))
-            walk(value, 1)
-        else:
-            shown = json.dumps(value) if isinstance(value, (list, dict)) else _scalar(value)
-            lines.append(f"# {key}: {shown}" + (f"  # {_comment(info.description)}" if info.description else ""))
+    walk(spec, 0)
     return lines
 
 
@@ -338,8 +324,6 @@ def render(draft: Draft) -> str:
              f"  path: {_scalar(spec['source']['path'])}"]
     if "format" in spec["source"]:
         lines.append(f"  format: {spec['source']['format']}  # {_comment(reasons.get('source.format', ''))}")
-    if "source.separator" in reasons:
-        lines.append(f"  # {_comment(reasons['source.separator'])}")
     if "source.class_names" in reasons:
         lines.append(f"  # class_names: {{}}  # {_comment(reasons['source.class_names'])}")
     if "classes" in reasons:

@@ -423,9 +423,11 @@ def run_steps(run: Run, call: Callable[[Step, Run], Any] | None = None) -> dict[
 
 
 def run_pipeline(spec_path: str | Path, overrides: list[str] | tuple[str, ...] = (),
-                 out: str | Path | None = None, *, progress: bool = False, force: bool = False) -> Path:
-    """The whole path without Prefect: the published folder, or an exception (`Unchanged`: exit 0)."""
-    run = start_run(spec_path, overrides, out, progress=progress, force=force)
+                 out: str | Path | None = None, *, progress: bool = False, force: bool = False,
+                 loaded: LoadedSpec | None = None) -> Path:
+    """The whole path without Prefect: the published folder, or an exception (`Unchanged`: exit 0). `loaded`:
+    the spec already validated (e.g. a dict from the Python API), as `start_run` takes it."""
+    run = start_run(spec_path, overrides, out, progress=progress, force=force, loaded=loaded)
     run_steps(run)
     return finish(run)
 

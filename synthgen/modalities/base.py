@@ -109,6 +109,11 @@ class Modality:
         """train / holdout (real, the run's work folder) or synthetic (its dataset folder)."""
         raise NotImplementedError
 
+    def read_synthetic(self, folder: Path):
+        """The synthetic data a dataset folder holds (a run's, or a published or refused version): a polars
+        frame for tables, a LabeledImages for images; what `read(run, "synthetic")` and the Python API read."""
+        raise NotImplementedError
+
     def write_synthetic(self, dataset: Path, synthetic, *, random_state: int) -> None:
         raise NotImplementedError
 

@@ -182,18 +182,20 @@ class ImageModality(Modality):
                      classes=np.array(data.classes, dtype=str), ids=np.asarray(ids, dtype=str))
 
     def read(self, run: Path, which: str) -> LabeledImages:
-        path = run / "dataset" / "data.npz" if which == "synthetic" else run / "work" / f"{which}.npz"
-        ids = None
-        with np.load(path, allow_pickle=False) as npz:
-            if which == "synthetic":
-                classes = tuple(str(c) for c in npz["label_names"])
-                labels = np.array(classes, dtype=object)[npz["train_labels"][:, 0]]
-                images = npz["train_images"]
-                images = images[..., None] if images.ndim == 3 else images
-            else:
-                classes = tuple(str(c) for c in npz["classes"])
-                labels, images, ids = npz["labels"].astype(object), npz["images"], npz["ids"]
+        if which == "synthetic":
+            return self.read_synthetic(run / "dataset")
+        with np.load(run / "work" / f"{which}.npz", allow_pickle=False) as npz:
+            classes = tuple(str(c) for c in npz["classes"])
+            labels, images, ids = npz["labels"].astype(object), npz["images"], npz["ids"]
         return LabeledImages(images=images, labels=labels, classes=classes, origin=which, ids=ids)
+
+    def read_synthetic(self, folder: Path) -> LabeledImages:
+        with np.load(folder / "data.npz", allow_pickle=False) as npz:
+            classes = tuple(str(c) for c in npz["label_names"])
+            labels = np.array(classes, dtype=object)[npz["train_labels"][:, 0]]
+            images = npz["train_images"]
+        return LabeledImages(images=images[..., None] if images.ndim == 3 else images, labels=labels,
+                             classes=classes, origin="synthetic")
 
     def item_bytes(self, data) -> float:
         return float(np.prod(data.shape))

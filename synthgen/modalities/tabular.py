@@ -154,8 +154,12 @@ class TabularModality(Modality):
 
     def read(self, run: Path, which: str) -> LabeledTable:
         kinds = json.loads((run / "work" / "kinds.json").read_text())
-        path = run / "dataset" / "data.parquet" if which == "synthetic" else run / "work" / f"{which}.parquet"
-        return LabeledTable(frame=pl.read_parquet(path), label=kinds["label"], kinds=kinds["kinds"], origin=which)
+        frame = self.read_synthetic(run / "dataset") if which == "synthetic" else \
+            pl.read_parquet(run / "work" / f"{which}.parquet")
+        return LabeledTable(frame=frame, label=kinds["label"], kinds=kinds["kinds"], origin=which)
+
+    def read_synthetic(self, folder: Path) -> pl.DataFrame:
+        return pl.read_parquet(folder / "data.parquet")
 
     def write_synthetic(self, dataset: Path, synthetic: LabeledTable, *, random_state: int) -> None:
         synthetic.frame.write_parquet(dataset / "data.parquet")

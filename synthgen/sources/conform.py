@@ -89,12 +89,21 @@ def _conform(images, ids, *, size: int | None, channels: int | None, square: str
     return np.stack([resize(to_square(a, square), size) for a in images])
 
 
+class MixedImages(InputError):
+    """Images that differ in size or channels where the spec asks for neither (`what`: "size" / "channels"):
+    `synthgen init` proposes the setting instead of stopping."""
+
+    def __init__(self, message: str, *, what: str):
+        super().__init__(message)
+        self.what = what
+
+
 def _require_uniform(images, ids, origin: str, key: Callable, what: str, fix: str) -> None:
     first = key(images[0])
     for i, a in enumerate(images):
         if key(a) != first:
-            raise InputError(f"{origin}: images differ in {what}: {ids[0]} is {_describe(images[0])}, "
-                             f"{ids[i]} is {_describe(a)}; set {fix}")
+            raise MixedImages(f"{origin}: images differ in {what}: {ids[0]} is {_describe(images[0])}, "
+                             f"{ids[i]} is {_describe(a)}; set {fix}", what=what)
 
 
 def _describe(a: np.ndarray) -> str:
